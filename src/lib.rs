@@ -1,0 +1,13 @@
+//! xinqing 心晴: the data pipeline behind psychological-support services in public-health
+//! emergencies. Data flows one way: ingest → text engine → store → analytics → report.
+
+pub mod demo;
+pub mod error;
+pub mod http_source;
+pub mod ingest;
+pub mod query;
+pub mod redact;
+pub mod schema;
+pub mod store;
+pub mod synth;
+pub mod timefmt;

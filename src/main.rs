@@ -1,0 +1,358 @@
+//! The `xinqing` command. Each subcommand is one function below; errors are printed once, by
+//! `main`, and mapped to the exit codes documented in the README.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use xinqing::error::{exit_code, Failure, FailureKind};
+use xinqing::ingest::mapping::Mapping;
+use xinqing::ingest::{ingest_file, FileOptions, FileReport, Validator};
+use xinqing::query::OutputFormat;
+use xinqing::redact::{Pseudonymizer, Redactor};
+use xinqing::schema::Kind;
+use xinqing::store::{Store, DEFAULT_PATH};
+use xinqing::{demo, http_source, query, synth};
+
+#[derive(Parser)]
+#[command(
+    name = "xinqing",
+    version,
+    about = "心晴: psychological-support data pipeline"
+)]
+struct Cli {
+    /// The store (DuckDB file). Default ./xinqing.duckdb.
+    #[arg(long, global = true, env = "XINQING_DB")]
+    db: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest export files (CSV in UTF-8 or GB18030, XLSX, JSONL) into the store.
+    Ingest {
+        #[arg(value_parser = parse_kind)]
+        kind: Kind,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Spreadsheet sheet to read (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// A mapping file for headers and values the built-in aliases do not cover.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Read a file again even if the ledger shows it was ingested.
+        #[arg(long)]
+        force: bool,
+        /// Print the per-file report as JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch an HTTP source described by a TOML file, committing page by page.
+    Fetch { config: PathBuf },
+    /// Run read-only SQL on the store.
+    Query {
+        sql: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Write realistic synthetic exports of all three kinds, deterministic by seed.
+    Synth {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Feedback messages per day (hotline calls are half as many).
+        #[arg(long, default_value_t = 200)]
+        per_day: u32,
+        #[arg(long, default_value_t = 20200201)]
+        seed: u64,
+        /// First day.
+        #[arg(long, default_value = "2020-02-01")]
+        start: chrono::NaiveDate,
+        #[arg(long)]
+        out: PathBuf,
+        /// Which kinds to write (comma-separated).
+        #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
+        kinds: Option<Vec<Kind>>,
+    },
+    /// Write a month of synthetic data into ./xinqing-demo/, ingest it and show what was stored.
+    Demo {
+        #[arg(long, default_value = "xinqing-demo")]
+        dir: PathBuf,
+    },
+}
+
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("xinqing: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("XINQING_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let db = cli.db;
+    let store_path = || db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
+    match cli.command {
+        Command::Ingest {
+            kind,
+            files,
+            sheet,
+            mapping,
+            force,
+            json,
+        } => cmd_ingest(
+            &store_path(),
+            kind,
+            &files,
+            sheet.as_deref(),
+            mapping.as_deref(),
+            force,
+            json,
+        ),
+        Command::Fetch { config } => cmd_fetch(&store_path(), &config),
+        Command::Query { sql, format } => cmd_query(&store_path(), &sql, format),
+        Command::Synth {
+            days,
+            per_day,
+            seed,
+            start,
+            out,
+            kinds,
+        } => cmd_synth(days, per_day, seed, start, out, kinds),
+        Command::Demo { dir } => {
+            let db = db.clone().unwrap_or_else(|| dir.join("xinqing.duckdb"));
+            demo::run(&dir, &db, &mut std::io::stdout())?;
+            Ok(0)
+        }
+    }
+}
+
+/// The pseudonym key, required before any hotline or feedback row is read.
+fn pseudonyms_for(kind: Kind) -> Result<Option<Pseudonymizer>> {
+    if kind == Kind::Screening {
+        return Ok(None);
+    }
+    Pseudonymizer::from_env()
+        .map(Some)
+        .map_err(|e| Failure::new(FailureKind::Config, e).into())
+}
+
+fn cmd_ingest(
+    db: &Path,
+    kind: Kind,
+    files: &[PathBuf],
+    sheet: Option<&str>,
+    mapping: Option<&Path>,
+    force: bool,
+    json: bool,
+) -> Result<u8> {
+    let mapping = mapping.map(|m| Mapping::load(m, kind)).transpose()?;
+    let pseudonyms = pseudonyms_for(kind)?;
+    let mut store = Store::open(db)?;
+    let validator = Validator::new(kind, &Redactor, pseudonyms.as_ref(), mapping.as_ref());
+    let options = FileOptions {
+        sheet,
+        mapping: mapping.as_ref(),
+        force,
+    };
+    let mut worst = 0u8;
+    let mut total = xinqing::ingest::MergeCounts::default();
+    for file in files {
+        match ingest_file(&mut store, &validator, file, &options) {
+            Ok(report) => {
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    print_report(&report);
+                }
+                if report.nothing_usable() {
+                    eprintln!(
+                        "xinqing: {}: none of its {} rows could be stored",
+                        report.path, report.counts.read
+                    );
+                    worst = worst.max(FailureKind::Input.exit_code());
+                }
+                let c = &report.counts;
+                total.read += c.read;
+                total.inserted += c.inserted;
+                total.updated += c.updated;
+                total.unchanged += c.unchanged;
+                total.rejected += c.rejected;
+            }
+            Err(err) => {
+                // One unusable file does not stop the others.
+                eprintln!("xinqing: {err:#}");
+                worst = worst.max(exit_code(&err));
+                if exit_code(&err) == FailureKind::Locked.exit_code() {
+                    break;
+                }
+            }
+        }
+    }
+    if files.len() > 1 && !json {
+        println!(
+            "total: {} files, read {}, new {}, updated {}, unchanged {}, rejected {}",
+            files.len(),
+            total.read,
+            total.inserted,
+            total.updated,
+            total.unchanged,
+            total.rejected
+        );
+    }
+    Ok(worst)
+}
+
+fn print_report(r: &FileReport) {
+    if let Some(when) = &r.already_ingested_at {
+        println!(
+            "{}: already ingested at {when} (same SHA-256); skipped (--force reads it again)",
+            r.path
+        );
+        return;
+    }
+    let c = &r.counts;
+    println!(
+        "{}: {} {}{}: read {}, new {}, updated {}, unchanged {}{}, rejected {}",
+        r.path,
+        r.kind,
+        r.format,
+        r.encoding
+            .as_deref()
+            .map(|e| format!(" {e}"))
+            .unwrap_or_default(),
+        c.read,
+        c.inserted,
+        c.updated,
+        c.unchanged,
+        if c.duplicate > 0 {
+            format!(" (+{} repeated in the file)", c.duplicate)
+        } else {
+            String::new()
+        },
+        c.rejected
+    );
+    for (category, (count, lines)) in &r.reject_summary {
+        let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+        println!(
+            "  rejected {count} × {category} (line{} {}{})",
+            if *count == 1 { "" } else { "s" },
+            lines.join(", "),
+            if *count as usize > lines.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
+    }
+    if !r.ignored_columns.is_empty() {
+        println!("  ignored columns: {}", r.ignored_columns.join(", "));
+    }
+}
+
+fn cmd_fetch(db: &Path, config_path: &Path) -> Result<u8> {
+    let config = http_source::HttpSourceConfig::load(config_path)?;
+    let mapping = config
+        .mapping
+        .as_deref()
+        .map(|m| Mapping::load(m, config.kind))
+        .transpose()?;
+    let pseudonyms = pseudonyms_for(config.kind)?;
+    let mut store = Store::open(db)?;
+    let validator = Validator::new(
+        config.kind,
+        &Redactor,
+        pseudonyms.as_ref(),
+        mapping.as_ref(),
+    );
+    let report = http_source::fetch(&mut store, &config, &validator)?;
+    let c = &report.counts;
+    println!(
+        "{}: {} pages ({} requests, {} retries): read {}, new {}, updated {}, unchanged {}, rejected {}",
+        report.source, report.pages, report.requests, report.retries, c.read, c.inserted, c.updated, c.unchanged, c.rejected
+    );
+    Ok(0)
+}
+
+fn cmd_query(db: &Path, sql: &str, format: OutputFormat) -> Result<u8> {
+    let store = Store::open_read_only(db)?;
+    let result = query::run(store.conn(), sql).context("query failed")?;
+    let stdout = std::io::stdout();
+    query::print(&result, format, &mut stdout.lock())?;
+    Ok(0)
+}
+
+fn cmd_synth(
+    days: u32,
+    per_day: u32,
+    seed: u64,
+    start: chrono::NaiveDate,
+    out: PathBuf,
+    kinds: Option<Vec<Kind>>,
+) -> Result<u8> {
+    let kinds = match kinds {
+        None => synth::KindsToWrite::default(),
+        Some(list) => synth::KindsToWrite {
+            hotline: list.contains(&Kind::Hotline),
+            feedback: list.contains(&Kind::Feedback),
+            screening: list.contains(&Kind::Screening),
+        },
+    };
+    let summary = synth::generate(&synth::SynthOptions {
+        days,
+        per_day,
+        seed,
+        start,
+        out: out.clone(),
+        kinds,
+    })?;
+    println!(
+        "wrote {} hotline calls in {} files, {} feedback rows in {} files, {} screening rows in {} files under {}",
+        summary.hotline_rows,
+        summary.hotline_files.len(),
+        summary.feedback_rows,
+        summary.feedback_files.len(),
+        summary.screening_rows,
+        summary.screening_files.len(),
+        out.display()
+    );
+    Ok(0)
+}
