@@ -24,7 +24,7 @@ use crate::ingest::{
 };
 use crate::schema::Kind;
 use crate::store::Store;
-use crate::timefmt::{self, STORE_FORMAT};
+use crate::timefmt;
 use anyhow::{Context, Result};
 use duckdb::params;
 use serde::{Deserialize, Serialize};
@@ -582,7 +582,7 @@ fn commit_page(
     next_state: &SourceState,
 ) -> Result<MergeCounts> {
     let label = format!("http:{}", config.name);
-    let now = timefmt::now_local().format(STORE_FORMAT).to_string();
+    let now = timefmt::now_text();
     let tx = store.conn_mut().transaction()?;
     let mut merge = Merge::begin(&tx, config.kind)?;
     let mut rejects = Vec::new();

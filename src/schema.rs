@@ -147,6 +147,15 @@ pub struct Vocabulary {
 impl Vocabulary {
     /// The code for a raw value, matching the code itself or any alias after normalisation.
     pub fn lookup(&self, raw: &str) -> Option<&'static str> {
+        // Most exports spell codes exactly as listed; only the rest pay for folding.
+        let exact = raw.trim();
+        if let Some((code, _)) = self
+            .codes
+            .iter()
+            .find(|(code, aliases)| *code == exact || aliases.contains(&exact))
+        {
+            return Some(code);
+        }
         let wanted = fold(raw);
         self.codes.iter().find_map(|(code, aliases)| {
             (fold(code) == wanted || aliases.iter().any(|a| fold(a) == wanted)).then_some(*code)

@@ -199,13 +199,7 @@ impl Store {
                 .with_context(|| format!("applying migration {version} ({description})"))?;
             tx.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, CAST(? AS TIMESTAMP))",
-                duckdb::params![
-                    version,
-                    description,
-                    crate::timefmt::now_local()
-                        .format(crate::timefmt::STORE_FORMAT)
-                        .to_string()
-                ],
+                duckdb::params![version, description, crate::timefmt::now_text()],
             )?;
             tx.commit()?;
             tracing::info!(version, description, "applied store migration");

@@ -14,11 +14,67 @@ pub fn now_local() -> NaiveDateTime {
     Utc::now().with_timezone(&china()).naive_local()
 }
 
+/// The current local time as stored.
+pub fn now_text() -> String {
+    store_text(now_local())
+}
+
 pub const STORE_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// `2020-02-01 13:05:09` as stored, written without chrono's format-string machinery
+/// (which costs more than the rest of a row's validation).
+pub fn store_text(t: NaiveDateTime) -> String {
+    use chrono::{Datelike, Timelike};
+    fn push_digits(out: &mut String, n: u32, width: u32) {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+        }
+    }
+    let mut out = String::with_capacity(19);
+    push_digits(&mut out, t.year().clamp(0, 9999) as u32, 4);
+    for (sep, n) in [
+        ('-', t.month()),
+        ('-', t.day()),
+        (' ', t.hour()),
+        (':', t.minute()),
+        (':', t.second()),
+    ] {
+        out.push(sep);
+        push_digits(&mut out, n, 2);
+    }
+    out
+}
+
+/// The common `YYYY-MM-DD HH:MM:SS` (or `T`) form, read by hand.
+fn parse_canonical(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b' ' | b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?.and_hms_opt(
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    )
+}
 
 /// Parse a date-time cell. A bare date is taken as midnight.
 pub fn parse_datetime(raw: &str) -> Result<NaiveDateTime, String> {
     let s = raw.trim();
+    if let Some(t) = parse_canonical(s) {
+        return Ok(t);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Ok(dt.with_timezone(&china()).naive_local());
     }
@@ -92,7 +148,9 @@ mod tests {
     use super::*;
 
     fn dt(s: &str) -> String {
-        parse_datetime(s).unwrap().format(STORE_FORMAT).to_string()
+        let t = parse_datetime(s).unwrap();
+        assert_eq!(store_text(t), t.format(STORE_FORMAT).to_string());
+        store_text(t)
     }
 
     #[test]
@@ -114,6 +172,8 @@ mod tests {
     #[test]
     fn rejects_nonsense() {
         assert!(parse_datetime("2020-13-45 10:00").is_err());
+        assert!(parse_datetime("2020-02-30 10:00:00").is_err());
+        assert!(parse_datetime("2020-02-01 25:00:00").is_err());
         assert!(parse_datetime("昨天下午").is_err());
         assert!(parse_datetime("").is_err());
         assert!(parse_date("2020-02-30").is_err());

@@ -512,3 +512,37 @@ fn the_shipped_http_source_example_is_valid() {
     }
     assert!(seen > 0);
 }
+
+#[test]
+fn sheet_selects_a_worksheet_and_a_wrong_name_lists_the_sheets() {
+    let env = Env::new();
+    let xlsx = fixture("hotline.xlsx");
+    let out = env.ok(&[
+        "ingest",
+        "hotline",
+        "--sheet",
+        "来电记录",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert!(out.contains("new 8"), "{out}");
+    let out = env.run(&[
+        "ingest",
+        "hotline",
+        "--force",
+        "--sheet",
+        "说明",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column for call_id"));
+    let out = env.run(&[
+        "ingest",
+        "hotline",
+        "--force",
+        "--sheet",
+        "Sheet9",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sheets: 来电记录, 说明"));
+}

@@ -13,7 +13,7 @@ pub mod read;
 use crate::error::{Failure, FailureKind};
 use crate::redact::{Pseudonymizer, Redactor};
 use crate::schema::{fold, ColType, Kind};
-use crate::timefmt::{self, STORE_FORMAT};
+use crate::timefmt;
 use anyhow::{Context, Result};
 use duckdb::types::Value;
 use duckdb::{params, Transaction};
@@ -48,6 +48,9 @@ impl RowError {
         }
     }
 }
+
+/// What becomes of one row.
+type Outcome = Result<Vec<Value>, Reject>;
 
 /// A rejected row as stored: line, reason and the redacted raw row.
 #[derive(Debug, Clone)]
@@ -188,12 +191,9 @@ impl<'a> Validator<'a> {
                 ColType::Text | ColType::Label => {
                     Value::Text(self.redactor.redact(raw).into_owned())
                 }
-                ColType::Timestamp => Value::Text(
-                    timefmt::parse_datetime(raw)
-                        .map_err(bad)?
-                        .format(STORE_FORMAT)
-                        .to_string(),
-                ),
+                ColType::Timestamp => Value::Text(timefmt::store_text(
+                    timefmt::parse_datetime(raw).map_err(bad)?,
+                )),
                 ColType::Date => Value::Text(
                     timefmt::parse_date(raw)
                         .map_err(bad)?
@@ -255,17 +255,19 @@ impl<'a> Validator<'a> {
     fn check_record(&self, values: &mut [Value]) -> Result<(), RowError> {
         let kind = self.kind;
         let idx = |name: &str| kind.column_index(name).expect("known column");
-        let text = |values: &[Value], name: &str| match &values[idx(name)] {
-            Value::Text(s) => Some(s.clone()),
-            _ => None,
-        };
+        fn text(values: &[Value], index: usize) -> Option<&str> {
+            match &values[index] {
+                Value::Text(s) => Some(s.as_str()),
+                _ => None,
+            }
+        }
         let int = |values: &[Value], name: &str| match values[idx(name)] {
             Value::BigInt(n) => Some(n),
             _ => None,
         };
         // Store formats sort as text, so comparing the strings compares the times.
         let not_before = |values: &[Value], later: &str, earlier: &str| -> Result<(), RowError> {
-            if let (Some(l), Some(e)) = (text(values, later), text(values, earlier)) {
+            if let (Some(l), Some(e)) = (text(values, idx(later)), text(values, idx(earlier))) {
                 if l < e {
                     return Err(RowError::new(
                         format!("{later} before {earlier}"),
@@ -280,7 +282,7 @@ impl<'a> Validator<'a> {
                 not_before(values, "answered_at", "started_at")?;
                 not_before(values, "ended_at", "started_at")?;
                 if values[idx("status")] == Value::Null {
-                    let inferred = if text(values, "answered_at").is_some() {
+                    let inferred = if text(values, idx("answered_at")).is_some() {
                         "answered"
                     } else {
                         "abandoned"
@@ -316,6 +318,22 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
+    /// A row's staged values, or the reject it becomes.
+    pub fn outcome(&self, row: &RawRow, positions: &[Option<usize>]) -> Result<Vec<Value>, Reject> {
+        let result = match &row.problem {
+            Some(problem) => Err(RowError {
+                category: problem.split(':').next().unwrap_or(problem).to_string(),
+                reason: problem.clone(),
+            }),
+            None => self.validate(&self.resolve(row, positions)),
+        };
+        result.map_err(|error| Reject {
+            line: row.line,
+            raw: self.sanitise_raw(row, positions),
+            error,
+        })
+    }
+
     /// Validates one row and stages it, or records it as a reject.
     pub fn take_row(
         &self,
@@ -324,20 +342,9 @@ impl<'a> Validator<'a> {
         row: &RawRow,
         positions: &[Option<usize>],
     ) -> Result<()> {
-        let outcome = match &row.problem {
-            Some(problem) => Err(RowError {
-                category: problem.split(':').next().unwrap_or(problem).to_string(),
-                reason: problem.clone(),
-            }),
-            None => self.validate(&self.resolve(row, positions)),
-        };
-        match outcome {
-            Ok(values) => merge.stage(row.line, values)?,
-            Err(error) => rejects.push(Reject {
-                line: row.line,
-                raw: self.sanitise_raw(row, positions),
-                error,
-            }),
+        match self.outcome(row, positions) {
+            Ok(values) => merge.stage(row.line, &values)?,
+            Err(reject) => rejects.push(reject),
         }
         Ok(())
     }
@@ -436,14 +443,14 @@ pub struct Merge<'t> {
     staged: u64,
 }
 
-// Staging tables live in the store only inside the file's transaction. Their line-number
-// column is `xq_line` because hotline records have a column named `line`.
+// Staging tables are TEMP: in memory, never written to the store file, gone with the
+// connection. Their line-number column is `xq_line` because hotline records have a `line`.
 const STAGE: &str = "xq_stage";
 const STAGE_LAST: &str = "xq_stage_last";
 
 impl<'t> Merge<'t> {
     pub fn begin(tx: &'t Transaction<'t>, kind: Kind) -> Result<Merge<'t>> {
-        let mut ddl = format!("CREATE OR REPLACE TABLE {STAGE} (xq_line BIGINT NOT NULL");
+        let mut ddl = format!("CREATE OR REPLACE TEMP TABLE {STAGE} (xq_line BIGINT NOT NULL");
         if kind == Kind::Screening {
             ddl.push_str(", agg_key VARCHAR");
         }
@@ -456,7 +463,7 @@ impl<'t> Merge<'t> {
         }
         ddl.push(')');
         tx.execute_batch(&ddl)?;
-        let appender = tx.appender(STAGE)?;
+        let appender = tx.appender_to_catalog_and_db(STAGE, "temp", "main")?;
         Ok(Merge {
             tx,
             kind,
@@ -465,9 +472,10 @@ impl<'t> Merge<'t> {
         })
     }
 
-    pub fn stage(&mut self, line: u64, values: Vec<Value>) -> Result<()> {
+    pub fn stage(&mut self, line: u64, values: &[Value]) -> Result<()> {
         let appender = self.appender.as_mut().expect("staging is open");
-        let row = std::iter::once(Value::BigInt(line as i64)).chain(values);
+        let line = Value::BigInt(line as i64);
+        let row = std::iter::once(&line).chain(values);
         appender.append_row(duckdb::appender_params_from_iter(row))?;
         self.staged += 1;
         Ok(())
@@ -495,9 +503,10 @@ impl<'t> Merge<'t> {
         } else {
             format!(" REPLACE ({})", casts.join(", "))
         };
+        let clock = std::time::Instant::now();
         // The last occurrence of a key in the file wins.
         self.tx.execute_batch(&format!(
-            "CREATE OR REPLACE TABLE {STAGE_LAST} AS
+            "CREATE OR REPLACE TEMP TABLE {STAGE_LAST} AS
              SELECT *{replace} FROM {STAGE}
              QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY xq_line DESC) = 1"
         ))?;
@@ -507,6 +516,10 @@ impl<'t> Merge<'t> {
                     r.get(0)
                 })?;
 
+        tracing::debug!(
+            s = clock.elapsed().as_secs_f64(),
+            "staged rows deduplicated"
+        );
         let data_columns: Vec<&str> = columns
             .iter()
             .map(|c| c.name)
@@ -538,6 +551,11 @@ impl<'t> Merge<'t> {
             params![source_file, now],
         )? as u64;
 
+        tracing::debug!(
+            s = clock.elapsed().as_secs_f64(),
+            updated,
+            "changed rows updated"
+        );
         let mut all_columns: Vec<&str> = Vec::new();
         if kind == Kind::Screening {
             all_columns.push("agg_key");
@@ -557,6 +575,11 @@ impl<'t> Merge<'t> {
             ),
             params![source_file, now, now],
         )? as u64;
+        tracing::debug!(
+            s = clock.elapsed().as_secs_f64(),
+            inserted,
+            "new rows inserted"
+        );
         self.tx
             .execute_batch(&format!("DROP TABLE {STAGE}; DROP TABLE {STAGE_LAST};"))?;
         let distinct = distinct as u64;
@@ -613,7 +636,7 @@ pub struct LedgerEntry<'a> {
 }
 
 pub fn record_ledger(tx: &Transaction<'_>, e: &LedgerEntry<'_>) -> Result<()> {
-    let finished = timefmt::now_local().format(STORE_FORMAT).to_string();
+    let finished = timefmt::now_text();
     let c = e.counts;
     tx.execute(
         "INSERT INTO ingest_ledger (kind, source_file, source_sha256, bytes, format, encoding,
@@ -703,9 +726,9 @@ pub fn ingest_file(
     let input_failure =
         |e: anyhow::Error| anyhow::Error::new(Failure::new(FailureKind::Input, format!("{e:#}")));
     let (sha256, bytes) = sha256_file(path).map_err(input_failure)?;
-    let display = path.display().to_string();
+    let file_label = path.display().to_string();
     let mut report = FileReport {
-        path: display.clone(),
+        path: file_label.clone(),
         kind,
         sha256: sha256.clone(),
         already_ingested_at: None,
@@ -737,7 +760,7 @@ pub fn ingest_file(
                 return Err(Failure::new(
                     FailureKind::Input,
                     format!(
-                        "{display}: no column for {} (headers found: {}); map other headers with --mapping",
+                        "{file_label}: no column for {} (headers found: {}); map other headers with --mapping",
                         missing.join(", "),
                         headers.join(", ")
                     ),
@@ -750,25 +773,71 @@ pub fn ingest_file(
         None => Vec::new(),
     };
 
-    let started = timefmt::now_local().format(STORE_FORMAT).to_string();
+    let started = timefmt::now_text();
+    let clock = std::time::Instant::now();
     let tx = store.conn_mut().transaction()?;
     let mut merge = Merge::begin(&tx, kind)?;
     let mut rejects = Vec::new();
-    let mut read = 0u64;
-    for row in opened.rows {
-        let row = row.with_context(|| format!("{display}: read failed"))?;
-        read += 1;
-        validator.take_row(&mut merge, &mut rejects, &row, &positions)?;
-    }
-    let mut counts = merge.finish(&display, &started)?;
+    // Reading and validating run on a second thread while this one feeds the appender. Each
+    // batch goes back to the reader to be freed there: glibc's malloc makes frees of another
+    // thread's allocations contend on a lock, which cost more than the second core gained.
+    let read = std::thread::scope(|scope| -> Result<u64> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(u64, Outcome)>>(8);
+        let (recycle, recycled) = std::sync::mpsc::channel::<Vec<(u64, Outcome)>>();
+        let rows = opened.rows;
+        let positions = &positions;
+        let producer = scope.spawn(move || -> Result<u64> {
+            const BATCH: usize = 1024;
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut read = 0u64;
+            for row in rows {
+                let row = row?;
+                read += 1;
+                batch.push((row.line, validator.outcome(&row, positions)));
+                if batch.len() == BATCH {
+                    if sender.send(std::mem::take(&mut batch)).is_err() {
+                        // The consumer stopped on an error of its own, which it reports.
+                        return Ok(read);
+                    }
+                    while let Ok(done) = recycled.try_recv() {
+                        drop(done);
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = sender.send(batch);
+            }
+            Ok(read)
+        });
+        let mut staging = std::time::Duration::ZERO;
+        for mut batch in receiver {
+            let t = std::time::Instant::now();
+            for (line, outcome) in &mut batch {
+                match outcome {
+                    Ok(values) => merge.stage(*line, values)?,
+                    Err(reject) => rejects.push(reject.clone()),
+                }
+            }
+            staging += t.elapsed();
+            let _ = recycle.send(batch);
+        }
+        tracing::debug!(s = staging.as_secs_f64(), "time spent appending");
+        producer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?
+            .with_context(|| format!("{file_label}: read failed"))
+    })?;
+    let staged_s = clock.elapsed().as_secs_f64();
+    let mut counts = merge.finish(&file_label, &started)?;
+    let merged_s = clock.elapsed().as_secs_f64();
     counts.read = read;
     counts.rejected = rejects.len() as u64;
-    store_rejects(&tx, kind, &display, &sha256, &rejects, &started)?;
+    store_rejects(&tx, kind, &file_label, &sha256, &rejects, &started)?;
     record_ledger(
         &tx,
         &LedgerEntry {
             kind,
-            source_file: &display,
+            source_file: &file_label,
             sha256: &sha256,
             bytes,
             format: &report.format,
@@ -778,7 +847,15 @@ pub fn ingest_file(
         },
     )?;
     tx.commit()
-        .with_context(|| format!("{display}: committing"))?;
+        .with_context(|| format!("{file_label}: committing"))?;
+    tracing::info!(
+        file = %file_label,
+        rows = read,
+        read_and_staged_s = staged_s,
+        merged_s = merged_s - staged_s,
+        committed_s = clock.elapsed().as_secs_f64() - merged_s,
+        "file ingested"
+    );
     for r in &rejects {
         let entry = report
             .reject_summary

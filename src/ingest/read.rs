@@ -123,7 +123,7 @@ pub struct Opened {
     pub encoding: Option<TextEncoding>,
     /// Column headers, for tabular formats.
     pub headers: Option<Vec<String>>,
-    pub rows: Box<dyn Iterator<Item = Result<RawRow>>>,
+    pub rows: Box<dyn Iterator<Item = Result<RawRow>> + Send>,
 }
 
 const SAMPLE_BYTES: usize = 1 << 20;
@@ -298,10 +298,9 @@ fn open_spreadsheet(path: &Path, sheet: Option<&str>) -> Result<Opened> {
                 Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => (*f as i64).to_string(),
                 Data::Float(f) => f.to_string(),
                 Data::Bool(b) => b.to_string(),
-                Data::DateTime(dt) => dt.as_datetime().map_or_else(
-                    || dt.as_f64().to_string(),
-                    |d| d.format(crate::timefmt::STORE_FORMAT).to_string(),
-                ),
+                Data::DateTime(dt) => dt
+                    .as_datetime()
+                    .map_or_else(|| dt.as_f64().to_string(), crate::timefmt::store_text),
                 Data::Error(e) => {
                     problem.get_or_insert_with(|| format!("cell error {e} in column {}", col + 1));
                     String::new()
