@@ -2,6 +2,7 @@
 //! emergencies. Data flows one way: ingest → text engine → store → analytics → report.
 
 pub mod demo;
+pub mod engine;
 pub mod error;
 pub mod http_source;
 pub mod ingest;
@@ -10,4 +11,6 @@ pub mod redact;
 pub mod schema;
 pub mod store;
 pub mod synth;
+pub mod textcmd;
+pub mod textio;
 pub mod timefmt;

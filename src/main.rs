@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use xinqing::engine::Engine;
 use xinqing::error::{exit_code, Failure, FailureKind};
 use xinqing::ingest::mapping::Mapping;
 use xinqing::ingest::{ingest_file, FileOptions, FileReport, Validator};
@@ -12,7 +13,7 @@ use xinqing::query::OutputFormat;
 use xinqing::redact::{Pseudonymizer, Redactor};
 use xinqing::schema::Kind;
 use xinqing::store::{Store, DEFAULT_PATH};
-use xinqing::{demo, http_source, query, synth};
+use xinqing::{demo, http_source, query, synth, textcmd};
 
 #[derive(Parser)]
 #[command(
@@ -87,11 +88,71 @@ enum Command {
         #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
         kinds: Option<Vec<Kind>>,
     },
+    /// Score texts: polarity, seven emotions, crisis risk, topics, keywords, explanations.
+    Score {
+        #[command(flatten)]
+        text: TextArgs,
+    },
+    /// Segment texts into tokens as the engine sees them.
+    Segment {
+        #[command(flatten)]
+        text: TextArgs,
+    },
+    /// Measure polarity (and emotion) against a labelled file.
+    Eval {
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        text_column: String,
+        #[arg(long)]
+        label_column: String,
+        #[arg(long, value_enum)]
+        labels: xinqing::textio::LabelScheme,
+        /// K-fold: learn weights on K−1 folds (plus --train-also) and test on the held-out fold.
+        #[arg(long)]
+        folds: Option<usize>,
+        /// More training data for each fold, as FILE:TEXT_COLUMN:LABEL_COLUMN:binary|smp2020.
+        #[arg(long)]
+        train_also: Vec<xinqing::textio::DataSpec>,
+        /// Dictionaries directory overriding the embedded files.
+        #[arg(long)]
+        dictionaries: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Learn polarity weights from labelled files and write them (dictionaries/polarity_learned.tsv).
+    Train {
+        /// Labelled data as FILE:TEXT_COLUMN:LABEL_COLUMN:binary|smp2020 (repeatable).
+        #[arg(long, required = true)]
+        data: Vec<xinqing::textio::DataSpec>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Dictionaries directory overriding the embedded files.
+        #[arg(long)]
+        dictionaries: Option<PathBuf>,
+    },
     /// Write a month of synthetic data into ./xinqing-demo/, ingest it and show what was stored.
     Demo {
         #[arg(long, default_value = "xinqing-demo")]
         dir: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct TextArgs {
+    /// CSV (UTF-8 or GB18030), JSONL, or - for standard input.
+    #[arg(long)]
+    input: String,
+    #[arg(long)]
+    text_column: String,
+    #[arg(long)]
+    id_column: Option<String>,
+    /// Output file: JSONL, or CSV by extension (default: JSONL on standard output).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Dictionaries directory overriding the embedded files.
+    #[arg(long)]
+    dictionaries: Option<PathBuf>,
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {
@@ -157,6 +218,56 @@ fn run(cli: Cli) -> Result<u8> {
             out,
             kinds,
         } => cmd_synth(days, per_day, seed, start, out, kinds),
+        Command::Score { text } => cmd_score(&text, false),
+        Command::Segment { text } => cmd_score(&text, true),
+        Command::Eval {
+            input,
+            text_column,
+            label_column,
+            labels,
+            folds,
+            train_also,
+            dictionaries,
+            json,
+        } => {
+            let mut engine = Engine::load(dictionaries.as_deref())?;
+            let report = textcmd::eval(
+                &mut engine,
+                &textcmd::EvalOptions {
+                    input: &input,
+                    text_column: &text_column,
+                    label_column: &label_column,
+                    labels,
+                    folds,
+                    train_also: &train_also,
+                },
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                textcmd::print_eval(&report, &mut std::io::stdout())?;
+            }
+            Ok(0)
+        }
+        Command::Train {
+            data,
+            out,
+            dictionaries,
+        } => {
+            let mut engine = Engine::load(dictionaries.as_deref())?;
+            // Learn from scratch on top of the curated weights.
+            engine.set_learned(Default::default());
+            let command_line = std::iter::once("xinqing".to_string())
+                .chain(std::env::args().skip(1))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let n = textcmd::train(&engine, &data, &out, &command_line)?;
+            println!(
+                "wrote {n} learned weights (terms and pairs) to {}",
+                out.display()
+            );
+            Ok(0)
+        }
         Command::Demo { dir } => {
             let db = db.clone().unwrap_or_else(|| dir.join("xinqing.duckdb"));
             demo::run(&dir, &db, &mut std::io::stdout())?;
@@ -286,6 +397,26 @@ fn print_report(r: &FileReport) {
     if !r.ignored_columns.is_empty() {
         println!("  ignored columns: {}", r.ignored_columns.join(", "));
     }
+}
+
+fn cmd_score(args: &TextArgs, tokens_only: bool) -> Result<u8> {
+    let engine = Engine::load(args.dictionaries.as_deref())?;
+    let run = if tokens_only {
+        textcmd::segment
+    } else {
+        textcmd::score
+    };
+    let (_, bad) = run(
+        &engine,
+        &args.input,
+        &args.text_column,
+        args.id_column.as_deref(),
+        args.output.as_deref(),
+    )?;
+    if bad > 0 {
+        eprintln!("xinqing: {bad} unreadable rows were skipped (lines above)");
+    }
+    Ok(0)
 }
 
 fn cmd_fetch(db: &Path, config_path: &Path) -> Result<u8> {

@@ -1,0 +1,211 @@
+//! Text as the engine reads it: simplified characters, Weibo forms resolved.
+//!
+//! - Traditional characters become simplified (OpenCC's character table).
+//! - URLs and `@mentions` are dropped; `#话题#` keeps its words.
+//! - In a repost chain (`我的话//@某人:原文`) the poster's own words are scored; a bare repost
+//!   falls back to the text it reposts.
+//! - Bracket emoticons (`[泪]`) and emoji are taken out and returned separately, since they carry
+//!   sentiment but would confuse segmentation.
+
+use rustc_hash::FxHashMap;
+
+pub struct Normaliser {
+    t2s: FxHashMap<char, char>,
+    /// A bit per BMP code point that has a simplified form: most characters skip the map.
+    traditional: Vec<u64>,
+    emoticons: FxHashMap<String, usize>,
+    max_emoji_chars: usize,
+}
+
+/// A normalised text and the emoticons found in it (indexes into the emoticon table).
+pub struct Normalised {
+    pub text: String,
+    pub emoticons: Vec<usize>,
+}
+
+impl Normaliser {
+    pub fn new(t2s_table: &str, emoticon_keys: &[String]) -> Normaliser {
+        let mut t2s = FxHashMap::default();
+        let mut traditional = vec![0u64; 0x10000 / 64];
+        for line in t2s_table.lines() {
+            let mut parts = line.split('\t');
+            let (Some(t), Some(s)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Some(t), Some(s)) = (t.chars().next(), s.chars().next()) else {
+                continue;
+            };
+            t2s.insert(t, s);
+            if (t as u32) < 0x10000 {
+                traditional[t as usize / 64] |= 1 << (t as usize % 64);
+            }
+        }
+        let emoticons: FxHashMap<String, usize> = emoticon_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        let max_emoji_chars = emoticon_keys
+            .iter()
+            .filter(|k| !k.starts_with('['))
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(1);
+        Normaliser {
+            t2s,
+            traditional,
+            emoticons,
+            max_emoji_chars,
+        }
+    }
+
+    fn is_traditional(&self, c: char) -> bool {
+        let u = c as u32;
+        if u < 0x10000 {
+            self.traditional[u as usize / 64] & (1 << (u as usize % 64)) != 0
+        } else {
+            self.t2s.contains_key(&c)
+        }
+    }
+
+    pub fn normalise(&self, raw: &str) -> Normalised {
+        let own = own_words(raw);
+        let mut text = String::with_capacity(own.len());
+        let mut emoticons = Vec::new();
+        let chars: Vec<char> = own.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            // Bracket emoticons: [泪], [哈哈] …
+            if c == '[' {
+                if let Some(len) = chars[i + 1..].iter().take(8).position(|&c| c == ']') {
+                    let tag: String = chars[i..=i + 1 + len].iter().collect();
+                    if let Some(&index) = self.emoticons.get(&tag) {
+                        emoticons.push(index);
+                    }
+                    // Unknown bracket tags are dropped too: they are emoticons, not words.
+                    text.push(' ');
+                    i += len + 2;
+                    continue;
+                }
+            }
+            // URLs.
+            if (c == 'h' || c == 'H') && starts_with_url(&chars[i..]) {
+                while i < chars.len() && !chars[i].is_whitespace() && (chars[i] as u32) < 0x3000 {
+                    i += 1;
+                }
+                text.push(' ');
+                continue;
+            }
+            // @mentions end at a space, punctuation or a colon.
+            if c == '@' {
+                i += 1;
+                while i < chars.len() && !is_mention_end(chars[i]) {
+                    i += 1;
+                }
+                if i < chars.len() && matches!(chars[i], ':' | '：') {
+                    i += 1;
+                }
+                text.push(' ');
+                continue;
+            }
+            if c == '#' {
+                text.push(' ');
+                i += 1;
+                continue;
+            }
+            // Emoji: symbols outside the CJK and ASCII ranges, looked up as whole sequences.
+            if is_emoji_start(c) {
+                let mut matched = false;
+                for len in (1..=self.max_emoji_chars.min(chars.len() - i)).rev() {
+                    let candidate: String = chars[i..i + len].iter().collect();
+                    if let Some(&index) = self.emoticons.get(&candidate) {
+                        emoticons.push(index);
+                        i += len;
+                        matched = true;
+                        break;
+                    }
+                }
+                if !matched {
+                    i += 1;
+                }
+                text.push(' ');
+                continue;
+            }
+            let c = if self.is_traditional(c) {
+                self.t2s.get(&c).copied().unwrap_or(c)
+            } else {
+                c
+            };
+            // Control characters become spaces so that they never reach the segmenter.
+            text.push(if c.is_control() { ' ' } else { c });
+            i += 1;
+        }
+        Normalised { text, emoticons }
+    }
+}
+
+/// The poster's own words in a repost chain, or the reposted text when the poster added none.
+fn own_words(raw: &str) -> &str {
+    match raw.find("//@") {
+        None => raw,
+        Some(0) => {
+            let rest = &raw[3..];
+            let after_colon = rest
+                .find([':', '：'])
+                .map(|p| &rest[p + rest[p..].chars().next().map_or(1, char::len_utf8)..])
+                .unwrap_or(rest);
+            own_words(after_colon)
+        }
+        Some(p) if raw[..p].trim().is_empty() => own_words(&raw[p..]),
+        Some(p) => &raw[..p],
+    }
+}
+
+fn starts_with_url(chars: &[char]) -> bool {
+    let prefix: String = chars
+        .iter()
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    prefix.starts_with("http://") || prefix.starts_with("https://")
+}
+
+fn is_mention_end(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            ':' | '：' | ',' | '，' | '。' | '!' | '！' | '?' | '？' | '/' | '@' | '[' | '#'
+        )
+}
+
+fn is_emoji_start(c: char) -> bool {
+    let u = c as u32;
+    (0x1F000..=0x1FAFF).contains(&u) || (0x2600..=0x27BF).contains(&u) || u == 0x2764
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normaliser() -> Normaliser {
+        Normaliser::new(
+            "們\t们\n這\t这\n邊\t边\n離\t离\n",
+            &["[泪]".to_string(), "😭".to_string(), "❤️".to_string()],
+        )
+    }
+
+    #[test]
+    fn weibo_forms() {
+        let n = normaliser();
+        let out = n.normalise("太难了[泪]//@某某:转发微博 http://t.cn/abc #抗疫#");
+        assert_eq!(out.text.trim(), "太难了");
+        assert_eq!(out.emoticons, vec![0]);
+        let out = n.normalise("//@小明:我們這邊還在隔離😭");
+        assert_eq!(out.text.trim(), "我们这边還在隔离");
+        assert_eq!(out.emoticons, vec![1]);
+        let out = n.normalise("@张三 谢谢你❤️ #加油武汉#");
+        assert!(out.text.contains("谢谢你") && out.text.contains("加油武汉"));
+        assert_eq!(out.emoticons, vec![2]);
+    }
+}

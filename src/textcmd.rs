@@ -1,0 +1,484 @@
+//! The text commands: `score`, `segment`, `eval` and `train`.
+
+use crate::engine::learn::{self, Example, TrainOptions};
+use crate::engine::{Analysis, Engine, Polarity, EMOTIONS};
+use crate::error::{Failure, FailureKind};
+use crate::textio::{read_labelled, DataSpec, Gold, Input, LabelScheme};
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::io::Write;
+use std::path::Path;
+
+/// Rows scored per batch; each batch is split across the cores and written in input order.
+const BATCH: usize = 8192;
+
+fn output_writer(output: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match output {
+        Some(p) => Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    })
+}
+
+fn is_csv(output: Option<&Path>) -> bool {
+    output.is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+}
+
+/// The JSON object of one scored text, with the field names checks rely on.
+pub fn analysis_json(id: &str, a: &Analysis) -> serde_json::Value {
+    // f32 → f64 would print 0.635 as 0.6349999904632568.
+    let r3 = |x: f32| (x as f64 * 1000.0).round() / 1000.0;
+    let emotions: serde_json::Map<String, serde_json::Value> = EMOTIONS
+        .iter()
+        .zip(a.emotions)
+        .map(|(k, v)| (k.to_string(), json!(r3(v))))
+        .collect();
+    let terms: Vec<serde_json::Value> = a
+        .terms
+        .iter()
+        .map(|t| json!({ "term": t.term, "weight": r3(t.weight), "rule": t.rule }))
+        .collect();
+    json!({
+        "id": id,
+        "polarity": a.polarity.name(),
+        "score": r3(a.score),
+        "emotion": a.emotion,
+        "emotions": emotions,
+        "risk": a.risk.name(),
+        "risk_terms": a.risk_terms,
+        "topics": a.topics,
+        "keywords": a.keywords,
+        "terms": terms,
+    })
+}
+
+/// Runs `work` over a batch on two threads and returns the results in order.
+fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if items.len() < 64 || threads == 1 {
+        return items.iter().map(&work).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| {
+                let work = &work;
+                scope.spawn(move || c.iter().map(work).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("scoring thread"))
+            .collect()
+    })
+}
+
+/// What a row of the input contributes: its id and text, or a problem to report.
+enum Item {
+    Text { id: String, text: String },
+    Bad { line: u64, problem: String },
+}
+
+/// Streams an input through `per_batch`, reporting unreadable rows on stderr as it goes.
+fn for_each_batch(
+    input_path: &str,
+    text_column: &str,
+    id_column: Option<&str>,
+    mut per_batch: impl FnMut(&[(String, String)]) -> Result<()>,
+) -> Result<(u64, u64)> {
+    let mut input = Input::open(input_path)?;
+    input.require(text_column)?;
+    if let Some(c) = id_column {
+        input.require(c)?;
+    }
+    let mut batch: Vec<(String, String)> = Vec::with_capacity(BATCH);
+    let (mut good, mut bad) = (0u64, 0u64);
+    for row in input.take_rows() {
+        let row = row?;
+        let item = match &row.problem {
+            Some(problem) => Item::Bad {
+                line: row.line,
+                problem: problem.clone(),
+            },
+            None => match input.cell(&row, text_column) {
+                Some(text) => Item::Text {
+                    id: id_column
+                        .and_then(|c| input.cell(&row, c))
+                        .map_or_else(|| row.line.to_string(), str::to_string),
+                    text: text.to_string(),
+                },
+                None => Item::Bad {
+                    line: row.line,
+                    problem: format!("no '{text_column}' in this row"),
+                },
+            },
+        };
+        match item {
+            Item::Text { id, text } => {
+                good += 1;
+                batch.push((id, text));
+                if batch.len() == BATCH {
+                    per_batch(&batch)?;
+                    batch.clear();
+                }
+            }
+            Item::Bad { line, problem } => {
+                bad += 1;
+                eprintln!("xinqing: {input_path}: line {line}: {problem}; skipped");
+            }
+        }
+    }
+    if !batch.is_empty() {
+        per_batch(&batch)?;
+    }
+    if good == 0 && bad > 0 {
+        return Err(Failure::new(
+            FailureKind::Input,
+            format!("{input_path}: none of its {bad} rows could be read"),
+        )
+        .into());
+    }
+    Ok((good, bad))
+}
+
+pub fn score(
+    engine: &Engine,
+    input: &str,
+    text_column: &str,
+    id_column: Option<&str>,
+    output: Option<&Path>,
+) -> Result<(u64, u64)> {
+    let out = output_writer(output)?;
+    let mut sink = if is_csv(output) {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record([
+            "id",
+            "polarity",
+            "score",
+            "emotion",
+            "emotions",
+            "risk",
+            "risk_terms",
+            "topics",
+            "keywords",
+            "terms",
+        ])?;
+        Sink::Csv(Box::new(w))
+    } else {
+        Sink::Json(out)
+    };
+    let counts = for_each_batch(input, text_column, id_column, |batch| {
+        let results = parallel(batch, |(_, text)| engine.analyze(text));
+        for ((id, _), a) in batch.iter().zip(&results) {
+            let j = analysis_json(id, a);
+            match &mut sink {
+                Sink::Csv(w) => w.write_record([
+                    id.as_str(),
+                    a.polarity.name(),
+                    &a.score.to_string(),
+                    a.emotion.unwrap_or(""),
+                    &j["emotions"].to_string(),
+                    a.risk.name(),
+                    &a.risk_terms.join("|"),
+                    &a.topics.join("|"),
+                    &a.keywords.join("|"),
+                    &j["terms"].to_string(),
+                ])?,
+                Sink::Json(out) => {
+                    serde_json::to_writer(&mut *out, &j)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    match sink {
+        Sink::Csv(mut w) => w.flush()?,
+        Sink::Json(mut out) => out.flush()?,
+    }
+    Ok(counts)
+}
+
+enum Sink {
+    Json(Box<dyn Write>),
+    Csv(Box<csv::Writer<Box<dyn Write>>>),
+}
+
+pub fn segment(
+    engine: &Engine,
+    input: &str,
+    text_column: &str,
+    id_column: Option<&str>,
+    output: Option<&Path>,
+) -> Result<(u64, u64)> {
+    let mut out = output_writer(output)?;
+    let csv_out = is_csv(output);
+    if csv_out {
+        out.write_all(b"id,tokens\n")?;
+    }
+    let counts = for_each_batch(input, text_column, id_column, |batch| {
+        let results = parallel(batch, |(_, text)| engine.segment(text));
+        for ((id, _), tokens) in batch.iter().zip(results) {
+            if csv_out {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                w.write_record([id.as_str(), &tokens.join(" ")])?;
+                out.write_all(&w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+            } else {
+                serde_json::to_writer(&mut out, &json!({ "id": id, "tokens": tokens }))?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    Ok(counts)
+}
+
+/// Polarity figures with the convention of peers.py: items labelled positive or negative;
+/// an undecided (neutral) answer counts as wrong; macro-F1 over positive and negative.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct PolarityReport {
+    pub items: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// Rows: gold positive, gold negative. Columns: predicted positive, neutral, negative.
+    pub confusion: [[usize; 3]; 2],
+    pub texts_per_second: f64,
+    /// Emotion accuracy over the six SMP2020 classes, when the labels carry emotions.
+    pub emotion_items: usize,
+    pub emotion_accuracy: Option<f64>,
+    pub emotion_macro_f1: Option<f64>,
+    pub folds: Option<usize>,
+}
+
+fn f1(tp: usize, fp: usize, fn_: usize) -> f64 {
+    let p = if tp + fp > 0 {
+        tp as f64 / (tp + fp) as f64
+    } else {
+        0.0
+    };
+    let r = if tp + fn_ > 0 {
+        tp as f64 / (tp + fn_) as f64
+    } else {
+        0.0
+    };
+    if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    }
+}
+
+fn polarity_index(p: Polarity) -> usize {
+    match p {
+        Polarity::Positive => 0,
+        Polarity::Neutral => 1,
+        Polarity::Negative => 2,
+    }
+}
+
+pub struct EvalOptions<'a> {
+    pub input: &'a str,
+    pub text_column: &'a str,
+    pub label_column: &'a str,
+    pub labels: LabelScheme,
+    /// Train on k−1 folds (and `train_also`) and test on the k-th, for each fold.
+    pub folds: Option<usize>,
+    pub train_also: &'a [DataSpec],
+}
+
+fn examples_of(rows: &[(String, Gold)]) -> Vec<Example> {
+    rows.iter()
+        .filter_map(|(text, gold)| match gold {
+            Gold::Positive => Some(Example {
+                text: text.clone(),
+                positive: true,
+            }),
+            Gold::Negative => Some(Example {
+                text: text.clone(),
+                positive: false,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Labelled examples of a data spec, for training.
+pub fn load_examples(spec: &DataSpec) -> Result<Vec<Example>> {
+    let rows = read_labelled(&spec.path, &spec.text_column, &spec.label_column)
+        .with_context(|| format!("reading {}", spec.path))?;
+    let golds: Vec<(String, Gold)> = rows
+        .into_iter()
+        .filter_map(|r| spec.labels.polarity(&r.label).map(|g| (r.text, g)))
+        .collect();
+    Ok(examples_of(&golds))
+}
+
+pub fn eval(engine: &mut Engine, o: &EvalOptions<'_>) -> Result<PolarityReport> {
+    let rows = read_labelled(o.input, o.text_column, o.label_column)?;
+    let labelled: Vec<(String, String)> = rows.into_iter().map(|r| (r.text, r.label)).collect();
+    let golds: Vec<Option<Gold>> = labelled.iter().map(|(_, l)| o.labels.polarity(l)).collect();
+    let mut predictions: Vec<Option<Analysis>> = vec![None; labelled.len()];
+    let started = std::time::Instant::now();
+    match o.folds {
+        None => {
+            let results = parallel(&labelled, |(text, _)| engine.analyze(text));
+            for (slot, a) in predictions.iter_mut().zip(results) {
+                *slot = Some(a);
+            }
+        }
+        Some(k) => {
+            let k = k.max(2);
+            let mut extra = Vec::new();
+            for spec in o.train_also {
+                extra.extend(load_examples(spec)?);
+            }
+            let folds = learn::fold_assignment(labelled.len(), k, 11);
+            for fold in 0..k {
+                let training: Vec<(String, Gold)> = labelled
+                    .iter()
+                    .zip(&golds)
+                    .zip(&folds)
+                    .filter(|(_, f)| **f != fold)
+                    .filter_map(|(((t, _), g), _)| g.map(|g| (t.clone(), g)))
+                    .collect();
+                let mut examples = examples_of(&training);
+                examples.extend(extra.iter().cloned());
+                let learned = learn::train(engine, &examples, &TrainOptions::default());
+                engine.set_learned(learned);
+                let test: Vec<usize> = (0..labelled.len()).filter(|i| folds[*i] == fold).collect();
+                let results = parallel(&test, |&i| engine.analyze(&labelled[i].0));
+                for (i, a) in test.into_iter().zip(results) {
+                    predictions[i] = Some(a);
+                }
+                eprintln!("fold {}/{k} done", fold + 1);
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let mut report = PolarityReport {
+        folds: o.folds,
+        ..Default::default()
+    };
+    for (gold, prediction) in golds.iter().zip(&predictions) {
+        let (Some(gold), Some(a)) = (gold, prediction) else {
+            continue;
+        };
+        let row = match gold {
+            Gold::Positive => 0,
+            Gold::Negative => 1,
+            _ => continue,
+        };
+        report.confusion[row][polarity_index(a.polarity)] += 1;
+    }
+    let c = report.confusion;
+    report.items = c[0].iter().sum::<usize>() + c[1].iter().sum::<usize>();
+    if report.items > 0 {
+        report.accuracy = (c[0][0] + c[1][2]) as f64 / report.items as f64;
+    }
+    let f_pos = f1(c[0][0], c[1][0], c[0][1] + c[0][2]);
+    let f_neg = f1(c[1][2], c[0][2], c[1][0] + c[1][1]);
+    report.macro_f1 = (f_pos + f_neg) / 2.0;
+    report.texts_per_second = labelled.len() as f64 / elapsed.max(1e-9);
+
+    // Emotions, where the labels name them.
+    let classes = ["乐", "怒", "哀", "惧", "惊", "none"];
+    let mut confusion = vec![[0usize; 6]; 6];
+    for ((_, label), prediction) in labelled.iter().zip(&predictions) {
+        let (Some(gold), Some(a)) = (o.labels.emotion(label), prediction) else {
+            continue;
+        };
+        let g = classes
+            .iter()
+            .position(|c| *c == gold.unwrap_or("none"))
+            .expect("class");
+        // The engine's 好 (gratitude, praise) falls under SMP2020's happy.
+        let predicted = match a.emotion {
+            Some("好") => "乐",
+            Some(e) => e,
+            None => "none",
+        };
+        let p = classes.iter().position(|c| *c == predicted).unwrap_or(5);
+        confusion[g][p] += 1;
+    }
+    let total: usize = confusion.iter().flatten().sum();
+    if total > 0 {
+        report.emotion_items = total;
+        report.emotion_accuracy =
+            Some((0..6).map(|i| confusion[i][i]).sum::<usize>() as f64 / total as f64);
+        let f1s: Vec<f64> = (0..6)
+            .map(|i| {
+                let tp = confusion[i][i];
+                let fp: usize = (0..6).filter(|j| *j != i).map(|j| confusion[j][i]).sum();
+                let fn_: usize = (0..6).filter(|j| *j != i).map(|j| confusion[i][j]).sum();
+                f1(tp, fp, fn_)
+            })
+            .collect();
+        report.emotion_macro_f1 = Some(f1s.iter().sum::<f64>() / 6.0);
+    }
+    Ok(report)
+}
+
+pub fn print_eval(r: &PolarityReport, out: &mut dyn Write) -> Result<()> {
+    let how = match r.folds {
+        Some(k) => format!("{k}-fold: each item scored by weights learned without it"),
+        None => "the shipped dictionaries".to_string(),
+    };
+    writeln!(out, "polarity ({how})")?;
+    writeln!(
+        out,
+        "  items {}  accuracy {:.4}  macro-F1 {:.4}  texts/s {:.0}",
+        r.items, r.accuracy, r.macro_f1, r.texts_per_second
+    )?;
+    writeln!(out, "  gold \\ predicted   positive  neutral  negative")?;
+    for (name, row) in ["positive", "negative"].iter().zip(r.confusion) {
+        writeln!(
+            out,
+            "  {name:<18} {:>8} {:>8} {:>9}",
+            row[0], row[1], row[2]
+        )?;
+    }
+    if let (Some(acc), Some(f)) = (r.emotion_accuracy, r.emotion_macro_f1) {
+        writeln!(
+            out,
+            "emotion (6 SMP2020 classes; 好 counted as happy)\n  items {}  accuracy {acc:.4}  macro-F1 {f:.4}",
+            r.emotion_items
+        )?;
+    }
+    Ok(())
+}
+
+pub fn train(engine: &Engine, data: &[DataSpec], out: &Path, command_line: &str) -> Result<usize> {
+    let mut examples = Vec::new();
+    let mut sources = Vec::new();
+    for spec in data {
+        let e = load_examples(spec)?;
+        sources.push(format!(
+            "{} ({} examples)",
+            Path::new(&spec.path)
+                .file_name()
+                .map_or(spec.path.clone(), |f| f.to_string_lossy().into_owned()),
+            e.len()
+        ));
+        examples.extend(e);
+    }
+    if examples.is_empty() {
+        return Err(Failure::new(FailureKind::Input, "no labelled examples to learn from").into());
+    }
+    let learned = learn::train(engine, &examples, &TrainOptions::default());
+    let provenance = format!(
+        "Polarity weights learned by xinqing from: {}\nReproduce with: {command_line}\n\
+         Logistic regression over the engine's rule-modified terms (see src/engine/learn.rs).",
+        sources.join(", ")
+    );
+    let n = learned.weights.len() + learned.pair_names.len();
+    std::fs::write(out, learn::render(&learned, &provenance))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(n)
+}
