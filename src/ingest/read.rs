@@ -188,6 +188,7 @@ fn open_csv(path: &Path) -> Result<Opened> {
         }
     }
     let width = headers.len();
+    let delimiter = if is_tab { '\t' } else { ',' };
     let mut record = csv::ByteRecord::new();
     let rows = std::iter::from_fn(move || loop {
         match reader.read_byte_record(&mut record) {
@@ -197,7 +198,7 @@ fn open_csv(path: &Path) -> Result<Opened> {
                 if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                     continue;
                 }
-                return Some(Ok(decode_record(&record, line, width, encoding)));
+                return Some(Ok(decode_record(&record, line, width, encoding, delimiter)));
             }
             Err(e) => {
                 // A parse error (as opposed to I/O) is the row's problem; the reader resumes
@@ -228,6 +229,7 @@ fn decode_record(
     line: u64,
     width: usize,
     encoding: TextEncoding,
+    delimiter: char,
 ) -> RawRow {
     let mut cells = Vec::with_capacity(record.len());
     let mut problem = None;
@@ -252,6 +254,18 @@ fn decode_record(
         } else {
             format!("expected {width} fields, found {}", record.len())
         });
+    }
+    // An unclosed quote can swallow whole records and still leave the right number of fields;
+    // lines inside a field that hold the delimiter give it away.
+    if problem.is_none()
+        && cells
+            .iter()
+            .any(|c| c.lines().skip(1).any(|l| l.contains(delimiter)))
+    {
+        problem = Some(
+            "broken quoting: a quoted field runs over lines that look like records (an unclosed quote?)"
+                .to_string(),
+        );
     }
     RawRow {
         line,

@@ -1,0 +1,282 @@
+//! The text engine on data: the crisis sets, inputs that must never crash it, and the text
+//! commands end to end.
+
+mod common;
+
+use common::Env;
+use proptest::prelude::*;
+use std::sync::LazyLock;
+use xinqing::engine::crisis::Risk;
+use xinqing::engine::Engine;
+
+static ENGINE: LazyLock<Engine> = LazyLock::new(|| Engine::embedded().expect("engine loads"));
+
+fn crisis_set(name: &str) -> Vec<(Risk, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (tier, text) = l.split_once('\t').unwrap();
+            let tier = if tier == "none" {
+                Risk::None
+            } else {
+                Risk::parse(tier).unwrap()
+            };
+            (tier, text.to_string())
+        })
+        .collect()
+}
+
+/// Recall, precision (crisis vs none) and tier accuracy of a set.
+fn measure(set: &[(Risk, String)]) -> (f64, f64, f64, Vec<String>) {
+    let (mut tp, mut fp, mut fn_, mut tier_ok) = (0, 0, 0, 0);
+    let mut misses = Vec::new();
+    for (gold, text) in set {
+        let got = ENGINE.analyze(text).risk;
+        match (*gold != Risk::None, got != Risk::None) {
+            (true, true) => {
+                tp += 1;
+                if got == *gold {
+                    tier_ok += 1;
+                } else {
+                    misses.push(format!("tier {gold:?} → {got:?}: {text}"));
+                }
+            }
+            (false, true) => {
+                fp += 1;
+                misses.push(format!("false alarm {got:?}: {text}"));
+            }
+            (true, false) => {
+                fn_ += 1;
+                misses.push(format!("missed {gold:?}: {text}"));
+            }
+            (false, false) => {}
+        }
+    }
+    let recall = tp as f64 / (tp + fn_) as f64;
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    (recall, precision, tier_ok as f64 / tp.max(1) as f64, misses)
+}
+
+#[test]
+fn crisis_recall_and_precision_on_the_test_set() {
+    let set = crisis_set("crisis_sentences.tsv");
+    assert!(set.len() >= 100);
+    let negatives = set.iter().filter(|(g, _)| *g == Risk::None).count();
+    assert!(
+        negatives * 2 >= set.len(),
+        "half the set must be hard negatives"
+    );
+    let (recall, precision, tiers, misses) = measure(&set);
+    eprintln!("crisis set: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}");
+    assert!(recall >= 0.97 && precision >= 0.90, "{misses:#?}");
+}
+
+#[test]
+fn crisis_figures_on_the_held_out_set() {
+    // Never used to change the patterns: a regression guard, and the honest figure.
+    let (recall, precision, tiers, misses) = measure(&crisis_set("crisis_holdout.tsv"));
+    eprintln!("held-out: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}\n{misses:#?}");
+    assert!(recall >= 0.80 && precision >= 0.90, "{misses:#?}");
+}
+
+#[test]
+fn hard_cases_of_each_kind() {
+    for (text, risk) in [
+        ("累死了，但还要坚持", Risk::None),
+        ("想死你们了，终于解封", Risk::None),
+        ("装个杀毒软件", Risk::None),
+        ("新闻说某地发生自杀式袭击", Risk::None),
+        ("累死了，真的不想活了", Risk::Ideation),
+        ("药已经攒够了，今晚就吃", Risk::Imminent),
+    ] {
+        assert_eq!(ENGINE.analyze(text).risk, risk, "{text}");
+    }
+}
+
+#[test]
+fn awkward_inputs_give_results() {
+    let big: String = "隔离第十天，心情很差😭[泪]//@某人:转发 http://t.cn/x ".repeat(20_000);
+    assert!(big.len() > 1_000_000);
+    for text in [
+        String::new(),
+        " \t\n".into(),
+        "😀🙏💔🕯️👍🏽👨‍👩‍👧".into(),
+        "\u{0}\u{1}\u{7}\u{1b}[31m控制字符\u{7f}".into(),
+        "Hello مرحبا Привет こんにちは 안녕하세요 你好".into(),
+        "[[[[[[".into(),
+        "//@//@//@:::".into(),
+        "@@@@####".into(),
+        "http://".into(),
+        "\u{feff}\u{200b}\u{fffd}".into(),
+        big,
+    ] {
+        let a = ENGINE.analyze(&text);
+        assert!(a.score.is_finite() && (-1.0..=1.0).contains(&a.score));
+        let _ = ENGINE.segment(&text);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    #[test]
+    fn any_string_gives_a_result(text in any::<String>()) {
+        let a = ENGINE.analyze(&text);
+        prop_assert!(a.score.is_finite() && (-1.0..=1.0).contains(&a.score));
+        prop_assert!(a.emotions.iter().all(|e| e.is_finite() && *e >= 0.0));
+    }
+
+    #[test]
+    fn chinese_weibo_like_strings_give_a_result(
+        text in "[\\u{4e00}-\\u{9fa5}，。！？\\[\\]@#/: a-z0-9😭👍]{0,200}"
+    ) {
+        let a = ENGINE.analyze(&text);
+        prop_assert!(a.score.is_finite());
+    }
+}
+
+#[test]
+fn score_reports_a_malformed_row_and_goes_on() {
+    let env = Env::new();
+    let input = env.dir.path().join("in.csv");
+    std::fs::write(
+        &input,
+        "id,text\n1,感谢社区志愿者\n2,\"坏掉的引号,x\n3,太失望了\n",
+    )
+    .unwrap();
+    // The unclosed quote swallows the rest of the file into one broken record.
+    let out = env.run(&[
+        "score",
+        "--input",
+        input.to_str().unwrap(),
+        "--text-column",
+        "text",
+        "--id-column",
+        "id",
+    ]);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["id"], "1");
+    assert_eq!(lines[0]["polarity"], "positive");
+    for field in [
+        "score",
+        "emotion",
+        "emotions",
+        "risk",
+        "risk_terms",
+        "topics",
+        "keywords",
+        "terms",
+    ] {
+        assert!(lines[0].get(field).is_some(), "no {field}");
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 3"));
+
+    let input = env.dir.path().join("in2.csv");
+    std::fs::write(&input, "id,text,extra\n1,很好\n2,很差,x\n").unwrap();
+    let out = env.run(&[
+        "score",
+        "--input",
+        input.to_str().unwrap(),
+        "--text-column",
+        "text",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
+
+#[test]
+fn score_reads_gb18030_and_stdin_and_writes_csv_in_input_order() {
+    let env = Env::new();
+    let text = "编号,内容\n".to_string()
+        + &(0..300)
+            .map(|i| format!("{i},第{i}条：隔离太久了，很焦虑\n"))
+            .collect::<String>();
+    let (gb, _, _) = encoding_rs::GB18030.encode(&text);
+    let input = env.dir.path().join("gb.csv");
+    std::fs::write(&input, &gb).unwrap();
+    let output = env.dir.path().join("out.csv");
+    env.ok(&[
+        "score",
+        "--input",
+        input.to_str().unwrap(),
+        "--text-column",
+        "内容",
+        "--id-column",
+        "编号",
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    let mut reader = csv::Reader::from_path(&output).unwrap();
+    let ids: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[0].to_string())
+        .collect();
+    assert_eq!(ids, (0..300).map(|i| i.to_string()).collect::<Vec<_>>());
+
+    let mut child = env
+        .command()
+        .args(["score", "--input", "-", "--text-column", "text"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("{\"text\": \"謝謝醫護人員\"}\n{\"text\": \"我不想活了\"}\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["polarity"], "positive");
+    assert_eq!(lines[1]["risk"], "ideation");
+}
+
+#[test]
+fn segment_and_eval_commands() {
+    let env = Env::new();
+    let input = env.dir.path().join("l.csv");
+    std::fs::write(
+        &input,
+        "label,review\n1,房间干净，服务很好\n0,太差了，再也不来\n1,非常满意\n0,隔音差，很失望\n",
+    )
+    .unwrap();
+    let seg = env.ok(&[
+        "segment",
+        "--input",
+        input.to_str().unwrap(),
+        "--text-column",
+        "review",
+    ]);
+    let first: serde_json::Value = serde_json::from_str(seg.lines().next().unwrap()).unwrap();
+    assert_eq!(first["tokens"][0], "房间");
+    let out = env.ok(&[
+        "eval",
+        "--input",
+        input.to_str().unwrap(),
+        "--text-column",
+        "review",
+        "--label-column",
+        "label",
+        "--labels",
+        "binary",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["items"], 4);
+    assert_eq!(report["accuracy"], 1.0);
+}
