@@ -1,6 +1,7 @@
 //! `xinqing demo`: a month of synthetic data written, ingested and summarised, so that a new
 //! user sees the pipeline work end to end on a machine with nothing but the binary.
 
+use crate::engine::Engine;
 use crate::ingest::{ingest_file, FileOptions, MergeCounts, Validator};
 use crate::redact::{ensure_key_file, Pseudonymizer, Redactor};
 use crate::schema::Kind;
@@ -47,13 +48,15 @@ pub fn run(dir: &Path, db: &Path, out: &mut dyn Write) -> Result<()> {
         data.display()
     )?;
 
+    let engine = Engine::load(None)?;
     let mut store = Store::open(db)?;
     for (kind, files) in [
         (Kind::Hotline, &summary.hotline_files),
         (Kind::Feedback, &summary.feedback_files),
         (Kind::Screening, &summary.screening_files),
     ] {
-        let validator = Validator::new(kind, &Redactor, Some(&pseudonyms), None);
+        let validator =
+            Validator::new(kind, &Redactor, Some(&pseudonyms), None).with_engine(&engine);
         let mut total = MergeCounts::default();
         let mut skipped = 0;
         for file in files {
@@ -90,7 +93,7 @@ pub fn run(dir: &Path, db: &Path, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "  {table:<22} {n:>8} rows")?;
     }
     let conn = store.conn();
-    let figures: [(&str, &str); 6] = [
+    let figures: [(&str, &str); 8] = [
         (
             "calls answered",
             "SELECT printf('%d of %d (%.1f%%)', count(*) FILTER (WHERE status = 'answered'), count(*),
@@ -115,6 +118,17 @@ pub fn run(dir: &Path, db: &Path, out: &mut dyn Write) -> Result<()> {
             "SELECT CAST(count(*) AS VARCHAR) || ' texts carry a placeholder such as 〔手机号〕'
              FROM (SELECT notes AS t FROM hotline_calls UNION ALL SELECT text FROM feedback_messages)
              WHERE t LIKE '%〔%〕%'",
+        ),
+        (
+            "feedback polarity",
+            "SELECT string_agg(polarity || ' ' || n, ', ' ORDER BY n DESC)
+             FROM (SELECT polarity, count(*) AS n FROM feedback_messages GROUP BY polarity)",
+        ),
+        (
+            "crisis language (scored)",
+            "SELECT string_agg(risk || ' ' || n, ', ' ORDER BY n DESC)
+             FROM (SELECT risk, count(*) AS n FROM (SELECT risk FROM feedback_messages UNION ALL
+                   SELECT risk FROM hotline_calls) WHERE risk <> 'none' GROUP BY risk)",
         ),
         (
             "screening, GAD-7 positive",

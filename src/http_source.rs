@@ -584,7 +584,7 @@ fn commit_page(
     let label = format!("http:{}", config.name);
     let now = timefmt::now_text();
     let tx = store.conn_mut().transaction()?;
-    let mut merge = Merge::begin(&tx, config.kind)?;
+    let mut merge = Merge::begin(&tx, config.kind, validator.scores())?;
     let mut rejects = Vec::new();
     let read = page.items.len() as u64;
     for (i, item) in page.items.into_iter().enumerate() {

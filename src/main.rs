@@ -131,6 +131,18 @@ enum Command {
         #[arg(long)]
         dictionaries: Option<PathBuf>,
     },
+    /// Benchmark the engine in process beside a bare jieba-rs cut (see benches/engine.sh).
+    #[command(hide = true)]
+    BenchEngine {
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        text_column: String,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Write a month of synthetic data into ./xinqing-demo/, ingest it and show what was stored.
     Demo {
         #[arg(long, default_value = "xinqing-demo")]
@@ -268,12 +280,34 @@ fn run(cli: Cli) -> Result<u8> {
             );
             Ok(0)
         }
+        Command::BenchEngine {
+            input,
+            text_column,
+            rounds,
+            threads,
+        } => {
+            let engine = Engine::load(None)?;
+            let texts: Vec<String> = xinqing::textio::read_texts(&input, &text_column)?;
+            print!(
+                "{}",
+                textcmd::bench_engine(&engine, &texts, rounds, threads)?
+            );
+            Ok(0)
+        }
         Command::Demo { dir } => {
             let db = db.clone().unwrap_or_else(|| dir.join("xinqing.duckdb"));
             demo::run(&dir, &db, &mut std::io::stdout())?;
             Ok(0)
         }
     }
+}
+
+/// The text engine, for kinds with text to score.
+fn engine_for(kind: Kind) -> Result<Option<Engine>> {
+    Ok(match kind.text_column() {
+        Some(_) => Some(Engine::load(None)?),
+        None => None,
+    })
 }
 
 /// The pseudonym key, required before any hotline or feedback row is read.
@@ -297,8 +331,12 @@ fn cmd_ingest(
 ) -> Result<u8> {
     let mapping = mapping.map(|m| Mapping::load(m, kind)).transpose()?;
     let pseudonyms = pseudonyms_for(kind)?;
+    let engine = engine_for(kind)?;
     let mut store = Store::open(db)?;
-    let validator = Validator::new(kind, &Redactor, pseudonyms.as_ref(), mapping.as_ref());
+    let mut validator = Validator::new(kind, &Redactor, pseudonyms.as_ref(), mapping.as_ref());
+    if let Some(engine) = &engine {
+        validator = validator.with_engine(engine);
+    }
     let options = FileOptions {
         sheet,
         mapping: mapping.as_ref(),
@@ -427,13 +465,17 @@ fn cmd_fetch(db: &Path, config_path: &Path) -> Result<u8> {
         .map(|m| Mapping::load(m, config.kind))
         .transpose()?;
     let pseudonyms = pseudonyms_for(config.kind)?;
+    let engine = engine_for(config.kind)?;
     let mut store = Store::open(db)?;
-    let validator = Validator::new(
+    let mut validator = Validator::new(
         config.kind,
         &Redactor,
         pseudonyms.as_ref(),
         mapping.as_ref(),
     );
+    if let Some(engine) = &engine {
+        validator = validator.with_engine(engine);
+    }
     let report = http_source::fetch(&mut store, &config, &validator)?;
     let c = &report.counts;
     println!(

@@ -482,3 +482,72 @@ pub fn train(engine: &Engine, data: &[DataSpec], out: &Path, command_line: &str)
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(n)
 }
+
+/// In-process throughput of the engine beside a bare jieba-rs cut of the same texts (HMM on),
+/// on one thread and on `threads`. Printed as MB/s and texts/s.
+pub fn bench_engine(
+    engine: &Engine,
+    texts: &[String],
+    rounds: usize,
+    threads: usize,
+) -> Result<String> {
+    let bytes: usize = texts.iter().map(String::len).sum::<usize>() * rounds;
+    let n = texts.len() * rounds;
+    let jieba = jieba_rs::Jieba::new();
+    let time = |f: &dyn Fn()| {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    // Warm up both (page in dictionaries, fill caches).
+    for t in texts.iter().take(200) {
+        std::hint::black_box(jieba.cut(t, true));
+        std::hint::black_box(engine.analyze(t));
+    }
+    let cut = time(&|| {
+        for _ in 0..rounds {
+            for t in texts {
+                std::hint::black_box(jieba.cut(t, true));
+            }
+        }
+    });
+    let one = time(&|| {
+        for _ in 0..rounds {
+            for t in texts {
+                std::hint::black_box(engine.analyze(t));
+            }
+        }
+    });
+    let many = time(&|| {
+        let chunk = texts.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for part in texts.chunks(chunk) {
+                scope.spawn(move || {
+                    for _ in 0..rounds {
+                        for t in part {
+                            std::hint::black_box(engine.analyze(t));
+                        }
+                    }
+                });
+            }
+        });
+    });
+    let mb = bytes as f64 / 1e6;
+    let line = |name: &str, secs: f64| {
+        format!(
+            "{name:<34} {secs:>7.2} s {:>8.1} MB/s {:>9.0} texts/s\n",
+            mb / secs,
+            n as f64 / secs
+        )
+    };
+    let mut out = format!("{n} texts, {mb:.1} MB of UTF-8\n");
+    out.push_str(&line("jieba-rs cut (HMM), 1 thread", cut));
+    out.push_str(&line("engine analyze, 1 thread", one));
+    out.push_str(&line(&format!("engine analyze, {threads} threads"), many));
+    out.push_str(&format!(
+        "engine / cut time: {:.2}×; {threads}-thread speed-up {:.2}×\n",
+        one / cut,
+        one / many
+    ));
+    Ok(out)
+}

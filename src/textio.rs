@@ -159,6 +159,23 @@ pub fn read_labelled(input: &str, text_column: &str, label_column: &str) -> Resu
     Ok(out)
 }
 
+/// Every non-empty text of a column.
+pub fn read_texts(input: &str, text_column: &str) -> Result<Vec<String>> {
+    let mut file = Input::open(input)?;
+    file.require(text_column)?;
+    let mut out = Vec::new();
+    for row in file.take_rows() {
+        let row = row?;
+        if let Some(t) = file
+            .cell(&row, text_column)
+            .filter(|t| !t.trim().is_empty())
+        {
+            out.push(t.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// `FILE:TEXT_COLUMN:LABEL_COLUMN:SCHEME`, as `train --data` and `eval --train-also` take it.
 #[derive(Debug, Clone)]
 pub struct DataSpec {

@@ -546,3 +546,39 @@ fn sheet_selects_a_worksheet_and_a_wrong_name_lists_the_sheets() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sheets: 来电记录, 说明"));
 }
+
+#[test]
+fn ingest_scores_text_bearing_rows_as_they_are_stored() {
+    let env = Env::new();
+    env.ingest("hotline", &[fixture("hotline_gb18030.csv")]);
+    env.ingest("feedback", &[fixture("feedback_day1.csv")]);
+    let calls = env.query(
+        "SELECT call_id, polarity, risk, risk_terms, topics, scored_at IS NOT NULL AS scored
+         FROM hotline_calls ORDER BY call_id",
+    );
+    // HL0002 has no notes: nothing to score.
+    assert_eq!(calls[1]["polarity"], serde_json::Value::Null);
+    assert_eq!(calls[1]["scored"], false);
+    // HL0003's notes describe a plan with means.
+    assert_eq!(calls[2]["risk"], "imminent");
+    assert!(!calls[2]["risk_terms"].as_array().unwrap().is_empty());
+    assert_eq!(calls[0]["risk"], "none");
+    let messages = env.query(
+        "SELECT msg_id, polarity, sentiment_score, topics FROM feedback_messages ORDER BY msg_id",
+    );
+    assert_eq!(messages[0]["polarity"], "negative");
+    assert!(messages[0]["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "quarantine"));
+    assert!(messages[1]["sentiment_score"].as_f64().unwrap() < 0.0);
+    // Ingesting the same records again is no change, scores included.
+    let out = env.ok(&[
+        "ingest",
+        "feedback",
+        "--force",
+        fixture("feedback_day1.csv").to_str().unwrap(),
+    ]);
+    assert!(out.contains("updated 0, unchanged 2"), "{out}");
+}

@@ -2,7 +2,7 @@
 //! without spaces so that segmentation cannot split a phrase. Hard negatives are masked first.
 
 use anyhow::{Context, Result};
-use regex::{Regex, RegexSet};
+use regex::Regex;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -57,10 +57,8 @@ struct CrisisFile {
 
 pub struct CrisisMatcher {
     /// Tiers from highest to lowest, each with its patterns.
-    tiers: Vec<(Risk, RegexSet, Vec<Regex>)>,
+    tiers: Vec<(Risk, Vec<Regex>)>,
     negatives: Regex,
-    /// Every tier's patterns in one set: one scan tells most texts apart at once.
-    any: RegexSet,
 }
 
 /// The tier and the phrases that matched.
@@ -72,15 +70,17 @@ pub struct CrisisResult {
 impl CrisisMatcher {
     pub fn new(toml_text: &str) -> Result<CrisisMatcher> {
         let file: CrisisFile = toml::from_str(toml_text).context("crisis.toml")?;
-        let compile = |risk: Risk, list: &PatternList| -> Result<(Risk, RegexSet, Vec<Regex>)> {
-            let set = RegexSet::new(&list.patterns)
-                .with_context(|| format!("crisis.toml [{}]", risk.name()))?;
+        // One Regex per pattern, not a RegexSet: a single regex searches for its literals
+        // first (memchr, Aho-Corasick) and runs its automaton only where they occur, while a set
+        // of forty gappy patterns kept rebuilding its lazy DFA and cost more than segmentation.
+        let compile = |risk: Risk, list: &PatternList| -> Result<(Risk, Vec<Regex>)> {
             let each = list
                 .patterns
                 .iter()
                 .map(|p| Regex::new(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((risk, set, each))
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("crisis.toml [{}]", risk.name()))?;
+            Ok((risk, each))
         };
         let tiers = vec![
             compile(Risk::Imminent, &file.imminent)?,
@@ -90,21 +90,7 @@ impl CrisisMatcher {
         ];
         let negatives =
             Regex::new(&file.negatives.patterns.join("|")).context("crisis.toml [negatives]")?;
-        let any = RegexSet::new(
-            [
-                &file.imminent,
-                &file.self_harm,
-                &file.harm_others,
-                &file.ideation,
-            ]
-            .iter()
-            .flat_map(|l| l.patterns.iter()),
-        )?;
-        Ok(CrisisMatcher {
-            tiers,
-            negatives,
-            any,
-        })
+        Ok(CrisisMatcher { tiers, negatives })
     }
 
     pub fn assess(&self, normalised: &str) -> CrisisResult {
@@ -122,17 +108,20 @@ impl CrisisMatcher {
             normalised.into()
         };
         // Masking only removes matches, so a text no pattern matches now never will.
-        if !self.any.is_match(&compact) {
+        if !self
+            .tiers
+            .iter()
+            .any(|(_, each)| each.iter().any(|r| r.is_match(&compact)))
+        {
             return none;
         }
         let masked = self.negatives.replace_all(&compact, "〇");
-        for (risk, set, each) in &self.tiers {
-            let hits = set.matches(&masked);
-            if hits.matched_any() {
-                let terms = hits
-                    .iter()
-                    .filter_map(|i| each[i].find(&masked).map(|m| m.as_str().to_string()))
-                    .collect();
+        for (risk, each) in &self.tiers {
+            let terms: Vec<String> = each
+                .iter()
+                .filter_map(|r| r.find(&masked).map(|m| m.as_str().to_string()))
+                .collect();
+            if !terms.is_empty() {
                 return CrisisResult { risk: *risk, terms };
             }
         }

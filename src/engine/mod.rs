@@ -92,7 +92,7 @@ enum Role {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct TermInfo {
+pub(crate) struct TermInfo {
     curated: f32,
     emotion: Option<(u8, f32)>,
     role: Role,
@@ -219,6 +219,8 @@ pub struct Analysis {
 #[derive(Debug, Clone)]
 pub(crate) struct Hit<'t> {
     pub term: &'t str,
+    curated: f32,
+    emotion: Option<(u8, f32)>,
     pub modifier: f32,
     clause: u32,
     negated: bool,
@@ -249,9 +251,13 @@ impl Engine {
         Engine::new(&Dictionaries::embedded())
     }
 
+    /// The embedded dictionaries, overridden file by file from `dir`, or else from the
+    /// directory XINQING_DICTIONARIES names.
     pub fn load(dir: Option<&Path>) -> Result<Engine> {
-        match dir {
-            Some(d) => Engine::new(&Dictionaries::with_overrides(d)?),
+        let from_env = std::env::var_os("XINQING_DICTIONARIES").map(std::path::PathBuf::from);
+        match dir.or(from_env.as_deref()) {
+            Some(d) => Engine::new(&Dictionaries::with_overrides(d)?)
+                .with_context(|| format!("dictionaries in {}", d.display())),
             None => Engine::embedded(),
         }
     }
@@ -386,7 +392,7 @@ impl Engine {
 
     /// Walks the tokens clause by clause and returns every sentiment candidate with the
     /// multiplier the rules give it.
-    pub(crate) fn walk<'t>(&self, tokens: &[&'t str]) -> Vec<Hit<'t>> {
+    pub(crate) fn walk<'t>(&self, tokens: &[&'t str], infos: &[Option<&TermInfo>]) -> Vec<Hit<'t>> {
         let mut hits: Vec<Hit<'t>> = Vec::new();
         let mut clause_start = 0;
         let mut negated = false;
@@ -418,7 +424,7 @@ impl Engine {
             if word.trim().is_empty() {
                 continue;
             }
-            let info = self.info(word);
+            let info = infos[i];
             match info.map_or(Role::Plain, |i| i.role) {
                 Role::Negator => {
                     negated = !negated;
@@ -434,7 +440,7 @@ impl Engine {
                 }
                 Role::Plain => {}
             }
-            if info.is_some_and(|i| i.function) || !word.chars().any(char::is_alphabetic) {
+            if info.is_some_and(|i| i.function) || !is_wordy(word) {
                 // A question particle at the end of a clause makes it a question.
                 if matches!(word, "吗" | "么")
                     && tokens.get(i + 1).is_none_or(|n| is_clause_break(n))
@@ -449,6 +455,8 @@ impl Engine {
             }
             hits.push(Hit {
                 term: word,
+                curated: info.map_or(0.0, |i| i.curated),
+                emotion: info.and_then(|i| i.emotion),
                 clause,
                 modifier: degree * if negated { NEGATED } else { 1.0 },
                 negated,
@@ -488,11 +496,9 @@ impl Engine {
             .into_iter()
             .map(|t| t.word)
             .collect();
-        let hits = self.walk(&tokens);
-        let curated: f32 = hits
-            .iter()
-            .map(|h| h.modifier * self.info(h.term).map_or(0.0, |i| i.curated))
-            .sum();
+        let infos: Vec<Option<&TermInfo>> = tokens.iter().map(|w| self.info(w)).collect();
+        let hits = self.walk(&tokens, &infos);
+        let curated: f32 = hits.iter().map(|h| h.modifier * h.curated).sum();
         let emoticons: f32 = normalised
             .emoticons
             .iter()
@@ -519,17 +525,17 @@ impl Engine {
             .into_iter()
             .map(|t| t.word)
             .collect();
-        let hits = self.walk(&tokens);
+        // One look-up per token serves the walk, the topics and the keywords.
+        let infos: Vec<Option<&TermInfo>> = tokens.iter().map(|w| self.info(w)).collect();
+        let hits = self.walk(&tokens, &infos);
 
         let mut raw = 0.0f32;
         let mut emotions = [0.0f32; 7];
         let mut effects: Vec<TermEffect> = Vec::new();
         for h in &hits {
-            let info = self.info(h.term);
-            let base = info.map_or(0.0, |i| i.curated)
-                + self.learned.weights.get(h.term).copied().unwrap_or(0.0);
+            let base = h.curated + self.learned.weights.get(h.term).copied().unwrap_or(0.0);
             let contribution = base * h.modifier;
-            if let Some((class, w)) = info.and_then(|i| i.emotion) {
+            if let Some((class, w)) = h.emotion {
                 // A negated emotion word ("不开心") says the emotion is absent, not its opposite.
                 if !h.negated {
                     emotions[class as usize] += w * h.degree;
@@ -573,6 +579,25 @@ impl Engine {
                 rule: "emoticon".into(),
             });
         }
+        let crisis = self.crisis.assess(&normalised.text);
+        if crisis.risk != Risk::None {
+            // Crisis language is negative however politely it is put: a farewell note thanks
+            // people. The rule shows in the explanation.
+            let floor = -1.5 - (raw + self.learned.bias).max(0.0);
+            if let Some(term) = crisis.terms.first() {
+                raw += floor;
+                effects.push(TermEffect {
+                    term: term.clone(),
+                    weight: round3(floor),
+                    rule: format!("crisis language ({})", crisis.risk.name()),
+                });
+            }
+            for class in [0, 1] {
+                emotions[3] += emotions[class];
+                emotions[class] = 0.0;
+            }
+            emotions[3] += 1.0;
+        }
         let (polarity, score) = if effects.is_empty() {
             (Polarity::Neutral, 0.0)
         } else {
@@ -606,13 +631,7 @@ impl Engine {
             }
         }
 
-        let crisis = self.crisis.assess(&normalised.text);
-        let mut topic_bits = 0u16;
-        for w in &tokens {
-            if let Some(i) = self.info(w) {
-                topic_bits |= i.topics;
-            }
-        }
+        let topic_bits = infos.iter().flatten().fold(0u16, |bits, i| bits | i.topics);
         let topics = (0..self.topics.len())
             .filter(|i| topic_bits & (1 << i) != 0)
             .map(|i| self.topics[i])
@@ -625,35 +644,45 @@ impl Engine {
             risk: crisis.risk,
             risk_terms: crisis.terms,
             topics,
-            keywords: self.keywords(&tokens, 5),
+            keywords: keywords(&tokens, &infos, 5),
             terms: effects,
         }
     }
+}
 
-    /// The top words by TF-IDF against the background frequency list.
-    fn keywords(&self, tokens: &[&str], top: usize) -> Vec<String> {
-        let mut scores: Vec<(&str, f32, usize)> = Vec::new();
-        for (pos, &w) in tokens.iter().enumerate() {
-            if w.chars().count() < 2 || !w.chars().any(|c| c.is_alphabetic()) {
-                continue;
-            }
-            let info = self.info(w);
-            if info.is_some_and(|i| i.stop || i.role != Role::Plain) {
-                continue;
-            }
-            let idf = info.map_or(UNKNOWN_IDF, |i| i.idf);
-            match scores.iter_mut().find(|(t, _, _)| *t == w) {
-                Some(entry) => entry.1 += idf,
-                None => scores.push((w, idf, pos)),
-            }
+/// The top words by TF-IDF against the background frequency list.
+fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<String> {
+    let mut scores: FxHashMap<&str, (f32, usize)> = FxHashMap::default();
+    for (pos, &w) in tokens.iter().enumerate() {
+        if w.len() < 4 || !is_wordy(w) {
+            // Fewer than two CJK characters (or four ASCII letters) make no keyword.
+            continue;
         }
-        scores.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
-        scores
-            .into_iter()
-            .take(top)
-            .map(|(w, _, _)| w.to_string())
-            .collect()
+        let info = infos[pos];
+        if info.is_some_and(|i| i.stop || i.role != Role::Plain) {
+            continue;
+        }
+        let idf = info.map_or(UNKNOWN_IDF, |i| i.idf);
+        scores.entry(w).or_insert((0.0, pos)).0 += idf;
     }
+    let mut ranked: Vec<(&str, f32, usize)> =
+        scores.into_iter().map(|(w, (s, p))| (w, s, p)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+    ranked
+        .into_iter()
+        .take(top)
+        .map(|(w, _, _)| w.to_string())
+        .collect()
+}
+
+/// Whether a token has a letter or ideograph in it; CJK is tested by range first, since
+/// `char::is_alphabetic` takes a slow path for it.
+fn is_wordy(w: &str) -> bool {
+    w.chars().any(|c| {
+        c.is_ascii_alphabetic()
+            || matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
+            || (!c.is_ascii() && c.is_alphabetic())
+    })
 }
 
 fn describe(h: &Hit<'_>) -> String {

@@ -10,6 +10,7 @@
 pub mod mapping;
 pub mod read;
 
+use crate::engine::Engine;
 use crate::error::{Failure, FailureKind};
 use crate::redact::{Pseudonymizer, Redactor};
 use crate::schema::{fold, ColType, Kind};
@@ -30,6 +31,8 @@ pub struct Validator<'a> {
     redactor: &'a Redactor,
     pseudonyms: Option<&'a Pseudonymizer>,
     mapping: Option<&'a Mapping>,
+    /// Scores text-bearing rows as they are stored, with the time written to `scored_at`.
+    engine: Option<(&'a Engine, String)>,
 }
 
 /// Why a row was rejected: `category` groups rejects in summaries, `reason` is the full text.
@@ -90,7 +93,20 @@ impl<'a> Validator<'a> {
             redactor,
             pseudonyms,
             mapping,
+            engine: None,
         }
+    }
+
+    /// Scores the text column of each row with the engine (kinds without text are unaffected).
+    pub fn with_engine(mut self, engine: &'a Engine) -> Self {
+        if self.kind.text_column().is_some() {
+            self.engine = Some((engine, timefmt::now_text()));
+        }
+        self
+    }
+
+    pub fn scores(&self) -> bool {
+        self.engine.is_some()
     }
 
     pub fn kind(&self) -> Kind {
@@ -245,6 +261,13 @@ impl<'a> Validator<'a> {
             values.push(value);
         }
         self.check_record(&mut values)?;
+        if let (Some((engine, scored_at)), Some(column)) = (&self.engine, self.kind.text_column()) {
+            let text = match &values[self.kind.column_index(column).expect("text column")] {
+                Value::Text(t) => Some(t.as_str()),
+                _ => None,
+            };
+            values.extend(engine_values(engine, text, scored_at));
+        }
         if self.kind == Kind::Screening {
             values.insert(0, Value::Text(screening_key(&values)));
         }
@@ -386,6 +409,46 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// The engine's columns of a row: scores of the (already redacted) text, or nulls without text.
+fn engine_values(engine: &Engine, text: Option<&str>, scored_at: &str) -> Vec<Value> {
+    let Some(text) = text else {
+        return vec![Value::Null; ENGINE_STAGE.len()];
+    };
+    let a = engine.analyze(text);
+    vec![
+        Value::Text(a.polarity.name().into()),
+        Value::Double((a.score as f64 * 1000.0).round() / 1000.0),
+        a.emotion.map_or(Value::Null, |e| Value::Text(e.into())),
+        Value::Text(a.risk.name().into()),
+        Value::Text(a.risk_terms.join("|")),
+        Value::Text(a.topics.join("|")),
+        Value::Text(scored_at.to_string()),
+    ]
+}
+
+/// The engine's columns as staged, and how each becomes its stored type.
+const ENGINE_STAGE: [(&str, &str, &str); 7] = [
+    ("polarity", "VARCHAR", "polarity"),
+    ("sentiment_score", "DOUBLE", "sentiment_score"),
+    ("emotion", "VARCHAR", "emotion"),
+    ("risk", "VARCHAR", "risk"),
+    (
+        "risk_terms",
+        "VARCHAR",
+        "string_split(NULLIF(risk_terms, ''), '|') AS risk_terms",
+    ),
+    (
+        "topics",
+        "VARCHAR",
+        "string_split(NULLIF(topics, ''), '|') AS topics",
+    ),
+    (
+        "scored_at",
+        "VARCHAR",
+        "CAST(scored_at AS TIMESTAMP) AS scored_at",
+    ),
+];
+
 fn blank_identity_values(raw: &str) -> String {
     static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         let keys = ID_KEYS.join("|");
@@ -441,6 +504,7 @@ pub struct Merge<'t> {
     kind: Kind,
     appender: Option<duckdb::Appender<'t>>,
     staged: u64,
+    scored: bool,
 }
 
 // Staging tables are TEMP: in memory, never written to the store file, gone with the
@@ -449,7 +513,8 @@ const STAGE: &str = "xq_stage";
 const STAGE_LAST: &str = "xq_stage_last";
 
 impl<'t> Merge<'t> {
-    pub fn begin(tx: &'t Transaction<'t>, kind: Kind) -> Result<Merge<'t>> {
+    /// `scored`: rows carry the engine's columns after the record's own.
+    pub fn begin(tx: &'t Transaction<'t>, kind: Kind, scored: bool) -> Result<Merge<'t>> {
         let mut ddl = format!("CREATE OR REPLACE TEMP TABLE {STAGE} (xq_line BIGINT NOT NULL");
         if kind == Kind::Screening {
             ddl.push_str(", agg_key VARCHAR");
@@ -461,6 +526,11 @@ impl<'t> Merge<'t> {
             };
             ddl.push_str(&format!(", {} {ty}", c.name));
         }
+        if scored {
+            for (name, ty, _) in ENGINE_STAGE {
+                ddl.push_str(&format!(", {name} {ty}"));
+            }
+        }
         ddl.push(')');
         tx.execute_batch(&ddl)?;
         let appender = tx.appender_to_catalog_and_db(STAGE, "temp", "main")?;
@@ -469,6 +539,7 @@ impl<'t> Merge<'t> {
             kind,
             appender: Some(appender),
             staged: 0,
+            scored,
         })
     }
 
@@ -490,7 +561,7 @@ impl<'t> Merge<'t> {
         let table = kind.table();
         let key = kind.key_column();
         let columns = kind.columns();
-        let casts: Vec<String> = columns
+        let mut casts: Vec<String> = columns
             .iter()
             .filter_map(|c| match c.ty {
                 ColType::Timestamp => Some(format!("CAST({0} AS TIMESTAMP) AS {0}", c.name)),
@@ -498,6 +569,14 @@ impl<'t> Merge<'t> {
                 _ => None,
             })
             .collect();
+        if self.scored {
+            casts.extend(
+                ENGINE_STAGE
+                    .iter()
+                    .filter(|(name, _, expr)| name != expr)
+                    .map(|(_, _, expr)| expr.to_string()),
+            );
+        }
         let replace = if casts.is_empty() {
             String::new()
         } else {
@@ -529,11 +608,24 @@ impl<'t> Merge<'t> {
             .iter()
             .map(|c| format!("{c} = coalesce(s.{c}, t.{c})"))
             .collect();
-        if let Some(text) = kind.text_column() {
-            // Changed text must be scored again.
-            sets.push(format!(
-                "scored_at = CASE WHEN s.{text} IS NOT NULL AND s.{text} IS DISTINCT FROM t.{text} THEN NULL ELSE t.scored_at END"
-            ));
+        let engine_columns: Vec<&str> = if self.scored {
+            ENGINE_STAGE.iter().map(|(name, _, _)| *name).collect()
+        } else {
+            Vec::new()
+        };
+        // Scores are derived: they follow a changed row but never make a row count as changed.
+        sets.extend(
+            engine_columns
+                .iter()
+                .map(|c| format!("{c} = coalesce(s.{c}, t.{c})")),
+        );
+        if !self.scored {
+            if let Some(text) = kind.text_column() {
+                // Changed text without new scores must be scored again.
+                sets.push(format!(
+                    "scored_at = CASE WHEN s.{text} IS NOT NULL AND s.{text} IS DISTINCT FROM t.{text} THEN NULL ELSE t.scored_at END"
+                ));
+            }
         }
         sets.push("source_file = ?".into());
         sets.push("source_line = s.xq_line".into());
@@ -561,6 +653,7 @@ impl<'t> Merge<'t> {
             all_columns.push("agg_key");
         }
         all_columns.extend(columns.iter().map(|c| c.name));
+        all_columns.extend(engine_columns.iter().copied());
         let list = all_columns.join(", ");
         let select = all_columns
             .iter()
@@ -776,7 +869,7 @@ pub fn ingest_file(
     let started = timefmt::now_text();
     let clock = std::time::Instant::now();
     let tx = store.conn_mut().transaction()?;
-    let mut merge = Merge::begin(&tx, kind)?;
+    let mut merge = Merge::begin(&tx, kind, validator.scores())?;
     let mut rejects = Vec::new();
     // Reading and validating run on a second thread while this one feeds the appender. Each
     // batch goes back to the reader to be freed there: glibc's malloc makes frees of another
