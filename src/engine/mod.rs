@@ -35,6 +35,8 @@ const EARLIER_CLAUSE: f32 = 0.8;
 const LATER_CLAUSE: f32 = 1.2;
 const QUESTION: f32 = 0.6;
 const EXCLAMATION: f32 = 1.2;
+/// Terms listed in an explanation at most.
+const MAX_TERMS: usize = 12;
 /// Below this |score| a text with evidence is still called neutral.
 const NEUTRAL_BAND: f32 = 0.05;
 
@@ -531,7 +533,8 @@ impl Engine {
 
         let mut raw = 0.0f32;
         let mut emotions = [0.0f32; 7];
-        let mut effects: Vec<TermEffect> = Vec::new();
+        // Explanations are written out only for the terms that are kept.
+        let mut pending: Vec<(f32, Pending<'_, '_>)> = Vec::new();
         for h in &hits {
             let base = h.curated + self.learned.weights.get(h.term).copied().unwrap_or(0.0);
             let contribution = base * h.modifier;
@@ -543,11 +546,7 @@ impl Engine {
             }
             if contribution.abs() >= 0.01 {
                 raw += contribution;
-                effects.push(TermEffect {
-                    term: h.term.to_string(),
-                    weight: round3(contribution),
-                    rule: describe(h),
-                });
+                pending.push((contribution, Pending::Term(h)));
             }
         }
         if !self.learned.pairs.is_empty() {
@@ -559,11 +558,7 @@ impl Engine {
                 {
                     let contribution = w * pair[1].modifier;
                     raw += contribution;
-                    effects.push(TermEffect {
-                        term: format!("{} {}", pair[0].term, pair[1].term),
-                        weight: round3(contribution),
-                        rule: describe(&pair[1]),
-                    });
+                    pending.push((contribution, Pending::Pair(&pair[0], &pair[1])));
                 }
             }
         }
@@ -573,12 +568,25 @@ impl Engine {
             if let Some(class) = e.emotion {
                 emotions[class as usize] += e.polarity.abs();
             }
-            effects.push(TermEffect {
-                term: e.tag.clone(),
-                weight: round3(e.polarity),
-                rule: "emoticon".into(),
-            });
+            pending.push((e.polarity, Pending::Emoticon(&e.tag)));
         }
+        pending.sort_unstable_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+        pending.truncate(MAX_TERMS);
+        let mut effects: Vec<TermEffect> = pending
+            .into_iter()
+            .map(|(weight, what)| {
+                let (term, rule) = match what {
+                    Pending::Term(h) => (h.term.to_string(), describe(h)),
+                    Pending::Pair(a, b) => (format!("{} {}", a.term, b.term), describe(b)),
+                    Pending::Emoticon(tag) => (tag.to_string(), "emoticon".to_string()),
+                };
+                TermEffect {
+                    term,
+                    weight: round3(weight),
+                    rule,
+                }
+            })
+            .collect();
         let crisis = self.crisis.assess(&normalised.text);
         if crisis.risk != Risk::None {
             // Crisis language is negative however politely it is put: a farewell note thanks
@@ -612,7 +620,6 @@ impl Engine {
             (polarity, round3(score))
         };
         effects.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
-        effects.truncate(12);
 
         let total: f32 = emotions.iter().sum();
         let emotion = if total >= 0.8 {
@@ -652,7 +659,8 @@ impl Engine {
 
 /// The top words by TF-IDF against the background frequency list.
 fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<String> {
-    let mut scores: FxHashMap<&str, (f32, usize)> = FxHashMap::default();
+    let mut scores: FxHashMap<&str, (f32, usize)> =
+        FxHashMap::with_capacity_and_hasher(tokens.len(), Default::default());
     for (pos, &w) in tokens.iter().enumerate() {
         if w.len() < 4 || !is_wordy(w) {
             // Fewer than two CJK characters (or four ASCII letters) make no keyword.
@@ -683,6 +691,13 @@ fn is_wordy(w: &str) -> bool {
             || matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
             || (!c.is_ascii() && c.is_alphabetic())
     })
+}
+
+/// A term's part in a score before its explanation is written.
+enum Pending<'h, 't> {
+    Term(&'h Hit<'t>),
+    Pair(&'h Hit<'t>, &'h Hit<'t>),
+    Emoticon(&'h str),
 }
 
 fn describe(h: &Hit<'_>) -> String {
