@@ -871,55 +871,73 @@ pub fn ingest_file(
     let tx = store.conn_mut().transaction()?;
     let mut merge = Merge::begin(&tx, kind, validator.scores())?;
     let mut rejects = Vec::new();
-    // Reading and validating run on a second thread while this one feeds the appender. Each
-    // batch goes back to the reader to be freed there: glibc's malloc makes frees of another
-    // thread's allocations contend on a lock, which cost more than the second core gained.
+    // A reader thread parses rows, workers validate and score them, and this thread feeds the
+    // appender. Each batch of results goes back to the worker that made it to be freed there:
+    // glibc's malloc makes frees of another thread's allocations contend on a lock.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    const BATCH: usize = 512;
+    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<RawRow>>(workers * 2);
+    let raw_rx = std::sync::Mutex::new(raw_rx);
     let read = std::thread::scope(|scope| -> Result<u64> {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(u64, Outcome)>>(8);
-        let (recycle, recycled) = std::sync::mpsc::channel::<Vec<(u64, Outcome)>>();
+        let (done_tx, done_rx) =
+            std::sync::mpsc::sync_channel::<(usize, Vec<(u64, Outcome)>)>(workers * 2);
         let rows = opened.rows;
-        let positions = &positions;
-        let producer = scope.spawn(move || -> Result<u64> {
-            const BATCH: usize = 1024;
+        let reader = scope.spawn(move || -> Result<u64> {
             let mut batch = Vec::with_capacity(BATCH);
             let mut read = 0u64;
             for row in rows {
-                let row = row?;
+                batch.push(row?);
                 read += 1;
-                batch.push((row.line, validator.outcome(&row, positions)));
-                if batch.len() == BATCH {
-                    if sender.send(std::mem::take(&mut batch)).is_err() {
-                        // The consumer stopped on an error of its own, which it reports.
-                        return Ok(read);
-                    }
-                    while let Ok(done) = recycled.try_recv() {
-                        drop(done);
-                    }
+                if batch.len() == BATCH && raw_tx.send(std::mem::take(&mut batch)).is_err() {
+                    return Ok(read);
                 }
             }
             if !batch.is_empty() {
-                let _ = sender.send(batch);
+                let _ = raw_tx.send(batch);
             }
             Ok(read)
         });
-        let mut staging = std::time::Duration::ZERO;
-        for mut batch in receiver {
-            let t = std::time::Instant::now();
+        let mut recycle = Vec::new();
+        for worker in 0..workers {
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<(u64, Outcome)>>();
+            recycle.push(back_tx);
+            let (raw_rx, done_tx, positions) = (&raw_rx, done_tx.clone(), &positions);
+            scope.spawn(move || loop {
+                let Ok(rows) = raw_rx.lock().expect("queue").recv() else {
+                    return;
+                };
+                let out: Vec<(u64, Outcome)> = rows
+                    .iter()
+                    .map(|row| (row.line, validator.outcome(row, positions)))
+                    .collect();
+                drop(rows);
+                if done_tx.send((worker, out)).is_err() {
+                    return;
+                }
+                while let Ok(done) = back_rx.try_recv() {
+                    drop(done);
+                }
+            });
+        }
+        drop(done_tx);
+        for (worker, mut batch) in done_rx {
             for (line, outcome) in &mut batch {
                 match outcome {
                     Ok(values) => merge.stage(*line, values)?,
                     Err(reject) => rejects.push(reject.clone()),
                 }
             }
-            staging += t.elapsed();
-            let _ = recycle.send(batch);
+            let _ = recycle[worker].send(batch);
         }
-        tracing::debug!(s = staging.as_secs_f64(), "time spent appending");
-        producer
+        reader
             .join()
             .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?
             .with_context(|| format!("{file_label}: read failed"))
     })?;
+    // Workers finish in any order; rejects are reported by line.
+    rejects.sort_by_key(|r| r.line);
     let staged_s = clock.elapsed().as_secs_f64();
     let mut counts = merge.finish(&file_label, &started)?;
     let merged_s = clock.elapsed().as_secs_f64();
