@@ -7,7 +7,7 @@ use common::{fixture, Env};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const COMPARABLE: &str = "SELECT * EXCLUDE (source_file, source_line, first_seen_at, updated_at)
+const COMPARABLE: &str = "SELECT * EXCLUDE (source_file, source_line, first_seen_at, updated_at, scored_at)
                           FROM hotline_calls ORDER BY call_id";
 
 #[test]

@@ -488,9 +488,13 @@ impl Engine {
         hits
     }
 
-    /// Sentiment candidates of a text for training: (term, multiplier), and the emoticons'
-    /// fixed contribution.
-    pub(crate) fn features(&self, text: &str) -> (Vec<(String, f32)>, f32) {
+    /// Normalises, segments and walks a text, and hands the pieces to `then`. One look-up per
+    /// token serves the walk, the topics and the keywords.
+    fn read<R>(
+        &self,
+        text: &str,
+        then: impl FnOnce(&normalize::Normalised, &[&str], &[Option<&TermInfo>], Vec<Hit<'_>>) -> R,
+    ) -> R {
         let normalised = self.normaliser.normalise(text);
         let tokens: Vec<&str> = self
             .jieba
@@ -500,6 +504,22 @@ impl Engine {
             .collect();
         let infos: Vec<Option<&TermInfo>> = tokens.iter().map(|w| self.info(w)).collect();
         let hits = self.walk(&tokens, &infos);
+        then(&normalised, &tokens, &infos, hits)
+    }
+
+    /// Sentiment candidates of a text for training: (term, multiplier), and the emoticons'
+    /// fixed contribution.
+    pub(crate) fn features(&self, text: &str) -> (Vec<(String, f32)>, f32) {
+        self.read(text, |normalised, _, _, hits| {
+            self.features_of(normalised, &hits)
+        })
+    }
+
+    fn features_of(
+        &self,
+        normalised: &normalize::Normalised,
+        hits: &[Hit<'_>],
+    ) -> (Vec<(String, f32)>, f32) {
         let curated: f32 = hits.iter().map(|h| h.modifier * h.curated).sum();
         let emoticons: f32 = normalised
             .emoticons
@@ -520,22 +540,23 @@ impl Engine {
     }
 
     pub fn analyze(&self, text: &str) -> Analysis {
-        let normalised = self.normaliser.normalise(text);
-        let tokens: Vec<&str> = self
-            .jieba
-            .cut(&normalised.text, true)
-            .into_iter()
-            .map(|t| t.word)
-            .collect();
-        // One look-up per token serves the walk, the topics and the keywords.
-        let infos: Vec<Option<&TermInfo>> = tokens.iter().map(|w| self.info(w)).collect();
-        let hits = self.walk(&tokens, &infos);
+        self.read(text, |normalised, tokens, infos, hits| {
+            self.analysis_of(normalised, tokens, infos, &hits)
+        })
+    }
 
+    fn analysis_of(
+        &self,
+        normalised: &normalize::Normalised,
+        tokens: &[&str],
+        infos: &[Option<&TermInfo>],
+        hits: &[Hit<'_>],
+    ) -> Analysis {
         let mut raw = 0.0f32;
         let mut emotions = [0.0f32; 7];
         // Explanations are written out only for the terms that are kept.
         let mut pending: Vec<(f32, Pending<'_, '_>)> = Vec::new();
-        for h in &hits {
+        for h in hits {
             let base = h.curated + self.learned.weights.get(h.term).copied().unwrap_or(0.0);
             let contribution = base * h.modifier;
             if let Some((class, w)) = h.emotion {
@@ -651,7 +672,7 @@ impl Engine {
             risk: crisis.risk,
             risk_terms: crisis.terms,
             topics,
-            keywords: keywords(&tokens, &infos, 5),
+            keywords: keywords(tokens, infos, 5),
             terms: effects,
         }
     }
