@@ -7,7 +7,8 @@ use common::{fixture, Env};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const COMPARABLE: &str = "SELECT * EXCLUDE (source_file, source_line, first_seen_at, updated_at, scored_at)
+const COMPARABLE: &str =
+    "SELECT * EXCLUDE (source_file, source_line, first_seen_at, updated_at, scored_at)
                           FROM hotline_calls ORDER BY call_id";
 
 #[test]
@@ -403,10 +404,8 @@ fn killing_ingest_leaves_the_store_before_or_after_the_file() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = Command::new("kill")
-            .arg("-9")
-            .arg(child.id().to_string())
-            .status();
+        // Child::kill is SIGKILL on Unix: the process gets no chance to clean up.
+        let _ = child.kill();
         let _ = child.wait();
         let n = env.count("feedback_messages");
         let ledger = env.count("ingest_ledger");
