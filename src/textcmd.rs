@@ -3,14 +3,14 @@
 use crate::engine::learn::{self, Example, TrainOptions};
 use crate::engine::{Analysis, Engine, Polarity, EMOTIONS};
 use crate::error::{Failure, FailureKind};
-use crate::textio::{read_labelled, DataSpec, Gold, Input, LabelScheme};
+use crate::textio::{cell, read_labelled, DataSpec, Gold, Input, LabelScheme};
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 
-/// Rows scored per batch; each batch is split across the cores and written in input order.
-const BATCH: usize = 8192;
+/// Rows per batch handed to a scoring worker.
+const BATCH: usize = 512;
 
 fn output_writer(output: Option<&Path>) -> Result<Box<dyn Write>> {
     Ok(match output {
@@ -78,72 +78,103 @@ fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec
     })
 }
 
-/// What a row of the input contributes: its id and text, or a problem to report.
-enum Item {
-    Text { id: String, text: String },
-    Bad { line: u64, problem: String },
-}
-
-/// Streams an input through `per_batch`, reporting unreadable rows on stderr as it goes.
-fn for_each_batch(
+/// Streams an input through `work` on every core and hands the results to `emit` in input
+/// order: a reader thread batches rows, workers score batches, this thread writes. Unreadable
+/// rows are reported on stderr with their line and skipped.
+fn pipeline<R: Send>(
     input_path: &str,
     text_column: &str,
     id_column: Option<&str>,
-    mut per_batch: impl FnMut(&[(String, String)]) -> Result<()>,
+    work: impl Fn(&str) -> R + Sync,
+    mut emit: impl FnMut(&str, R) -> Result<()>,
 ) -> Result<(u64, u64)> {
+    type Batch = (u64, Vec<(String, String)>);
     let mut input = Input::open(input_path)?;
     input.require(text_column)?;
     if let Some(c) = id_column {
         input.require(c)?;
     }
-    let mut batch: Vec<(String, String)> = Vec::with_capacity(BATCH);
-    let (mut good, mut bad) = (0u64, 0u64);
-    for row in input.take_rows() {
-        let row = row?;
-        let item = match &row.problem {
-            Some(problem) => Item::Bad {
-                line: row.line,
-                problem: problem.clone(),
-            },
-            None => match input.cell(&row, text_column) {
-                Some(text) => Item::Text {
-                    id: id_column
-                        .and_then(|c| input.cell(&row, c))
-                        .map_or_else(|| row.line.to_string(), str::to_string),
-                    text: text.to_string(),
-                },
-                None => Item::Bad {
-                    line: row.line,
-                    problem: format!("no '{text_column}' in this row"),
-                },
-            },
-        };
-        match item {
-            Item::Text { id, text } => {
+    let rows = input.take_rows();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Batch>(workers * 2);
+    let batch_rx = std::sync::Mutex::new(batch_rx);
+    let (done_tx, done_rx) =
+        std::sync::mpsc::sync_channel::<(u64, Vec<(String, String)>, Vec<R>)>(workers * 2);
+    let headers = input.headers();
+    let headers = headers.as_deref();
+    std::thread::scope(|scope| -> Result<(u64, u64)> {
+        let reader = scope.spawn(move || -> Result<(u64, u64)> {
+            let (mut good, mut bad, mut seq) = (0u64, 0u64, 0u64);
+            let mut batch = Vec::with_capacity(BATCH);
+            for row in rows {
+                let row = row?;
+                let text = match (&row.problem, cell(headers, &row, text_column)) {
+                    (None, Some(text)) => text.to_string(),
+                    (problem, _) => {
+                        bad += 1;
+                        let why = problem
+                            .clone()
+                            .unwrap_or_else(|| format!("no '{text_column}' in this row"));
+                        eprintln!("xinqing: {input_path}: line {}: {why}; skipped", row.line);
+                        continue;
+                    }
+                };
+                let id = id_column
+                    .and_then(|c| cell(headers, &row, c))
+                    .map_or_else(|| row.line.to_string(), str::to_string);
                 good += 1;
                 batch.push((id, text));
                 if batch.len() == BATCH {
-                    per_batch(&batch)?;
-                    batch.clear();
+                    if batch_tx.send((seq, std::mem::take(&mut batch))).is_err() {
+                        break;
+                    }
+                    seq += 1;
                 }
             }
-            Item::Bad { line, problem } => {
-                bad += 1;
-                eprintln!("xinqing: {input_path}: line {line}: {problem}; skipped");
+            if !batch.is_empty() {
+                let _ = batch_tx.send((seq, batch));
+            }
+            Ok((good, bad))
+        });
+        for _ in 0..workers {
+            let (batch_rx, done_tx, work) = (&batch_rx, done_tx.clone(), &work);
+            scope.spawn(move || loop {
+                let Ok((seq, batch)) = batch_rx.lock().expect("queue").recv() else {
+                    return;
+                };
+                let results = batch.iter().map(|(_, text)| work(text)).collect();
+                if done_tx.send((seq, batch, results)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        // Batches finish out of order; hold the early ones until their turn.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        for (seq, batch, results) in done_rx {
+            waiting.insert(seq, (batch, results));
+            while let Some((batch, results)) = waiting.remove(&next) {
+                for ((id, _), result) in batch.iter().zip(results) {
+                    emit(id, result)?;
+                }
+                next += 1;
             }
         }
-    }
-    if !batch.is_empty() {
-        per_batch(&batch)?;
-    }
-    if good == 0 && bad > 0 {
-        return Err(Failure::new(
-            FailureKind::Input,
-            format!("{input_path}: none of its {bad} rows could be read"),
-        )
-        .into());
-    }
-    Ok((good, bad))
+        let (good, bad) = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))??;
+        if good == 0 && bad > 0 {
+            return Err(Failure::new(
+                FailureKind::Input,
+                format!("{input_path}: none of its {bad} rows could be read"),
+            )
+            .into());
+        }
+        Ok((good, bad))
+    })
 }
 
 pub fn score(
@@ -172,13 +203,16 @@ pub fn score(
     } else {
         Sink::Json(out)
     };
-    let counts = for_each_batch(input, text_column, id_column, |batch| {
-        let results = parallel(batch, |(_, text)| engine.analyze(text));
-        for ((id, _), a) in batch.iter().zip(&results) {
-            let j = analysis_json(id, a);
+    let counts = pipeline(
+        input,
+        text_column,
+        id_column,
+        |text| engine.analyze(text),
+        |id, a| {
+            let j = analysis_json(id, &a);
             match &mut sink {
                 Sink::Csv(w) => w.write_record([
-                    id.as_str(),
+                    id,
                     a.polarity.name(),
                     &a.score.to_string(),
                     a.emotion.unwrap_or(""),
@@ -194,9 +228,9 @@ pub fn score(
                     out.write_all(b"\n")?;
                 }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     match sink {
         Sink::Csv(mut w) => w.flush()?,
         Sink::Json(mut out) => out.flush()?,
@@ -221,20 +255,23 @@ pub fn segment(
     if csv_out {
         out.write_all(b"id,tokens\n")?;
     }
-    let counts = for_each_batch(input, text_column, id_column, |batch| {
-        let results = parallel(batch, |(_, text)| engine.segment(text));
-        for ((id, _), tokens) in batch.iter().zip(results) {
+    let counts = pipeline(
+        input,
+        text_column,
+        id_column,
+        |text| engine.segment(text),
+        |id, tokens| {
             if csv_out {
                 let mut w = csv::Writer::from_writer(Vec::new());
-                w.write_record([id.as_str(), &tokens.join(" ")])?;
+                w.write_record([id, &tokens.join(" ")])?;
                 out.write_all(&w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
             } else {
                 serde_json::to_writer(&mut out, &json!({ "id": id, "tokens": tokens }))?;
                 out.write_all(b"\n")?;
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     out.flush()?;
     Ok(counts)
 }

@@ -76,10 +76,20 @@ impl Input {
 
     /// A named cell of a row.
     pub fn cell<'r>(&self, row: &'r RawRow, column: &str) -> Option<&'r str> {
-        let keys = row.keys.as_ref().or(self.headers.as_ref())?;
-        let index = keys.iter().position(|k| k == column)?;
-        row.cells.get(index).map(String::as_str)
+        cell(self.headers.as_deref(), row, column)
     }
+
+    /// The headers, to look cells up on another thread.
+    pub fn headers(&self) -> Option<Vec<String>> {
+        self.headers.clone()
+    }
+}
+
+/// A named cell of a row: by the row's own keys (JSONL), else by the file's headers.
+pub fn cell<'r>(headers: Option<&[String]>, row: &'r RawRow, column: &str) -> Option<&'r str> {
+    let keys = row.keys.as_deref().or(headers)?;
+    let index = keys.iter().position(|k| k == column)?;
+    row.cells.get(index).map(String::as_str)
 }
 
 /// Which labels a file uses, with the same polarity convention as ../shared/bench/peers.py.
