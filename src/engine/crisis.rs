@@ -175,7 +175,10 @@ mod tests {
     #[test]
     fn every_shipped_pattern_has_listable_prefixes() {
         let m = CrisisMatcher::new(include_str!("../../dictionaries/crisis.toml")).unwrap();
-        assert!(m.prefiltered(), "a pattern without a finite prefix set turns the prefilter off");
+        assert!(
+            m.prefiltered(),
+            "a pattern without a finite prefix set turns the prefilter off"
+        );
         assert_eq!(m.assess("药已经攒够了").risk, Risk::Imminent);
         assert_eq!(m.assess("今天天气很好").risk, Risk::None);
     }
