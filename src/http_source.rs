@@ -554,22 +554,12 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
     } else if e.is_connect() {
         "cannot connect".into()
     } else {
-        // Strip the URL reqwest appends; it is printed once by the caller.
-        e.without_url_ref().to_string()
-    }
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut s = self.to_string();
-        if let Some(url) = self.url() {
-            s = s.replace(&format!(" ({url})"), "");
+        // Strip the URL reqwest appends; the caller prints it once.
+        let text = e.to_string();
+        match e.url() {
+            Some(url) => text.replace(&format!(" ({url})"), ""),
+            None => text,
         }
-        s
     }
 }
 

@@ -337,11 +337,7 @@ fn cmd_ingest(
     if let Some(engine) = &engine {
         validator = validator.with_engine(engine);
     }
-    let options = FileOptions {
-        sheet,
-        mapping: mapping.as_ref(),
-        force,
-    };
+    let options = FileOptions { sheet, force };
     let mut worst = 0u8;
     let mut total = xinqing::ingest::MergeCounts::default();
     for file in files {

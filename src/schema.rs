@@ -162,10 +162,6 @@ impl Vocabulary {
         })
     }
 
-    pub fn is_code(&self, code: &str) -> bool {
-        self.codes.iter().any(|(c, _)| *c == code)
-    }
-
     pub fn code_list(&self) -> String {
         self.codes
             .iter()
@@ -415,6 +411,17 @@ pub static SCREENING: &[Column] = &[
         false,
     ),
     col("provider", &["筛查机构"], Label, false),
+];
+
+/// The text engine's columns on text-bearing rows, with their stored types.
+pub const ENGINE_COLUMNS: [(&str, &str); 7] = [
+    ("polarity", "VARCHAR"),
+    ("sentiment_score", "DOUBLE"),
+    ("emotion", "VARCHAR"),
+    ("risk", "VARCHAR"),
+    ("risk_terms", "VARCHAR[]"),
+    ("topics", "VARCHAR[]"),
+    ("scored_at", "TIMESTAMP"),
 ];
 
 /// The canonical column a source header names, if any.

@@ -16,16 +16,6 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Columns the text engine fills on text-bearing rows (issue: text engine).
-const ENGINE_COLUMNS: &str = "
-    polarity VARCHAR,
-    sentiment_score DOUBLE,
-    emotion VARCHAR,
-    risk VARCHAR,
-    risk_terms VARCHAR[],
-    topics VARCHAR[],
-    scored_at TIMESTAMP,";
-
 /// Where each stored row came from, and when it was first stored and last changed.
 const PROVENANCE_COLUMNS: &str = "
     source_file VARCHAR NOT NULL,
@@ -54,7 +44,9 @@ fn record_table_sql(kind: Kind) -> String {
         ));
     }
     if kind.text_column().is_some() {
-        sql.push_str(ENGINE_COLUMNS);
+        for (name, ty) in crate::schema::ENGINE_COLUMNS {
+            sql.push_str(&format!("    {name} {ty},\n"));
+        }
     }
     sql.push_str(PROVENANCE_COLUMNS);
     sql.push_str("\n);\n");
@@ -161,10 +153,6 @@ impl Store {
 
     pub fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn migrate(&mut self) -> Result<()> {

@@ -372,10 +372,6 @@ impl Engine {
         self.learned = learned;
     }
 
-    pub fn topic_ids(&self) -> &[&'static str] {
-        &self.topics
-    }
-
     /// The tokens of a text, after normalisation, as the engine sees them.
     pub fn segment(&self, text: &str) -> Vec<String> {
         let normalised = self.normaliser.normalise(text);

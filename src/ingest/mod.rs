@@ -13,7 +13,7 @@ pub mod read;
 use crate::engine::Engine;
 use crate::error::{Failure, FailureKind};
 use crate::redact::{Pseudonymizer, Redactor};
-use crate::schema::{fold, ColType, Kind};
+use crate::schema::{fold, ColType, Kind, ENGINE_COLUMNS};
 use crate::timefmt;
 use anyhow::{Context, Result};
 use duckdb::types::Value;
@@ -412,7 +412,7 @@ impl<'a> Validator<'a> {
 /// The engine's columns of a row: scores of the (already redacted) text, or nulls without text.
 fn engine_values(engine: &Engine, text: Option<&str>, scored_at: &str) -> Vec<Value> {
     let Some(text) = text else {
-        return vec![Value::Null; ENGINE_STAGE.len()];
+        return vec![Value::Null; ENGINE_COLUMNS.len()];
     };
     let a = engine.analyze(text);
     vec![
@@ -426,28 +426,22 @@ fn engine_values(engine: &Engine, text: Option<&str>, scored_at: &str) -> Vec<Va
     ]
 }
 
-/// The engine's columns as staged, and how each becomes its stored type.
-const ENGINE_STAGE: [(&str, &str, &str); 7] = [
-    ("polarity", "VARCHAR", "polarity"),
-    ("sentiment_score", "DOUBLE", "sentiment_score"),
-    ("emotion", "VARCHAR", "emotion"),
-    ("risk", "VARCHAR", "risk"),
-    (
-        "risk_terms",
-        "VARCHAR",
-        "string_split(NULLIF(risk_terms, ''), '|') AS risk_terms",
-    ),
-    (
-        "topics",
-        "VARCHAR",
-        "string_split(NULLIF(topics, ''), '|') AS topics",
-    ),
-    (
-        "scored_at",
-        "VARCHAR",
-        "CAST(scored_at AS TIMESTAMP) AS scored_at",
-    ),
-];
+/// How an engine column is staged (lists as `a|b` text, times as text) and turned into its
+/// stored type; `None` when the staged value is already right.
+fn engine_stage(name: &str, stored: &str) -> (&'static str, Option<String>) {
+    match stored {
+        "DOUBLE" => ("DOUBLE", None),
+        "VARCHAR[]" => (
+            "VARCHAR",
+            Some(format!("string_split(NULLIF({name}, ''), '|') AS {name}")),
+        ),
+        "TIMESTAMP" => (
+            "VARCHAR",
+            Some(format!("CAST({name} AS TIMESTAMP) AS {name}")),
+        ),
+        _ => ("VARCHAR", None),
+    }
+}
 
 fn blank_identity_values(raw: &str) -> String {
     static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -527,8 +521,8 @@ impl<'t> Merge<'t> {
             ddl.push_str(&format!(", {} {ty}", c.name));
         }
         if scored {
-            for (name, ty, _) in ENGINE_STAGE {
-                ddl.push_str(&format!(", {name} {ty}"));
+            for (name, stored) in ENGINE_COLUMNS {
+                ddl.push_str(&format!(", {name} {}", engine_stage(name, stored).0));
             }
         }
         ddl.push(')');
@@ -571,10 +565,9 @@ impl<'t> Merge<'t> {
             .collect();
         if self.scored {
             casts.extend(
-                ENGINE_STAGE
+                ENGINE_COLUMNS
                     .iter()
-                    .filter(|(name, _, expr)| name != expr)
-                    .map(|(_, _, expr)| expr.to_string()),
+                    .filter_map(|(name, stored)| engine_stage(name, stored).1),
             );
         }
         let replace = if casts.is_empty() {
@@ -609,7 +602,7 @@ impl<'t> Merge<'t> {
             .map(|c| format!("{c} = coalesce(s.{c}, t.{c})"))
             .collect();
         let engine_columns: Vec<&str> = if self.scored {
-            ENGINE_STAGE.iter().map(|(name, _, _)| *name).collect()
+            ENGINE_COLUMNS.iter().map(|(name, _)| *name).collect()
         } else {
             Vec::new()
         };
@@ -784,7 +777,6 @@ impl FileReport {
 #[derive(Default)]
 pub struct FileOptions<'a> {
     pub sheet: Option<&'a str>,
-    pub mapping: Option<&'a Mapping>,
     /// Process a file even if the ledger has its hash.
     pub force: bool,
 }
