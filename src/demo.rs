@@ -146,5 +146,23 @@ pub fn run(dir: &Path, db: &Path, out: &mut dyn Write) -> Result<()> {
         "\nlook further with: xinqing query --db {} \"SELECT * FROM feedback_messages LIMIT 5\"",
         db.display()
     )?;
+
+    let last_day = start + chrono::Duration::days(DAYS as i64 - 1);
+    let bulletin_dir = dir.join("reports").join(last_day.to_string());
+    let (_, written) = crate::report::bulletin(
+        store.conn(),
+        &crate::report::BulletinOptions {
+            date: last_day,
+            out: Some(&bulletin_dir),
+            templates: None,
+            dictionaries: None,
+        },
+    )?;
+    writeln!(
+        out,
+        "\nbulletin for {last_day} ({} files): {}",
+        written.files.len(),
+        written.dir.join("bulletin.html").display()
+    )?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! xinqing 心晴: the data pipeline behind psychological-support services in public-health
 //! emergencies. Data flows one way: ingest → text engine → store → analytics → report.
 
+pub mod advice;
+pub mod analytics;
 pub mod demo;
 pub mod engine;
 pub mod error;
@@ -8,6 +10,7 @@ pub mod http_source;
 pub mod ingest;
 pub mod query;
 pub mod redact;
+pub mod report;
 pub mod schema;
 pub mod store;
 pub mod synth;

@@ -143,6 +143,21 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Write the daily bulletin (舆情快报) for a date: HTML, Markdown, JSON and PNG/SVG charts.
+    Bulletin {
+        /// The day the bulletin covers (YYYY-MM-DD).
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// Output directory (default reports/out/<date>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Directory overriding the embedded templates and font.
+        #[arg(long, env = "XINQING_TEMPLATES")]
+        templates: Option<PathBuf>,
+        /// Dictionaries directory overriding the embedded files.
+        #[arg(long)]
+        dictionaries: Option<PathBuf>,
+    },
     /// Write a month of synthetic data into ./xinqing-demo/, ingest it and show what was stored.
     Demo {
         #[arg(long, default_value = "xinqing-demo")]
@@ -294,12 +309,45 @@ fn run(cli: Cli) -> Result<u8> {
             );
             Ok(0)
         }
+        Command::Bulletin {
+            date,
+            out,
+            templates,
+            dictionaries,
+        } => cmd_bulletin(
+            &store_path(),
+            date,
+            out.as_deref(),
+            templates.as_deref(),
+            dictionaries.as_deref(),
+        ),
         Command::Demo { dir } => {
             let db = db.clone().unwrap_or_else(|| dir.join("xinqing.duckdb"));
             demo::run(&dir, &db, &mut std::io::stdout())?;
             Ok(0)
         }
     }
+}
+
+fn cmd_bulletin(
+    db: &Path,
+    date: chrono::NaiveDate,
+    out: Option<&Path>,
+    templates: Option<&Path>,
+    dictionaries: Option<&Path>,
+) -> Result<u8> {
+    let store = Store::open_read_only(db)?;
+    let (_, written) = xinqing::report::bulletin(
+        store.conn(),
+        &xinqing::report::BulletinOptions {
+            date,
+            out,
+            templates,
+            dictionaries,
+        },
+    )?;
+    println!("{}", written.dir.join("bulletin.html").display());
+    Ok(0)
 }
 
 /// The text engine, for kinds with text to score.

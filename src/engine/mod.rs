@@ -236,6 +236,7 @@ pub struct Engine {
     terms: FxHashMap<String, TermInfo>,
     emoticons: Vec<Emoticon>,
     topics: Vec<&'static str>,
+    topic_names: Vec<String>,
     crisis: CrisisMatcher,
     normaliser: Normaliser,
     learned: Learned,
@@ -321,9 +322,10 @@ impl Engine {
             entry(&mut terms, w.trim()).role = Role::Adversative;
         }
         let mut topics = Vec::new();
+        let mut topic_names = Vec::new();
         for line in data_lines(&d.topics) {
             let mut parts = line.split('\t');
-            let (Some(id), Some(_name), Some(words)) = (parts.next(), parts.next(), parts.next())
+            let (Some(id), Some(name), Some(words)) = (parts.next(), parts.next(), parts.next())
             else {
                 anyhow::bail!("topics.tsv: expected topic, name, keywords in '{line}'");
             };
@@ -332,6 +334,7 @@ impl Engine {
             }
             let bit = 1u16 << topics.len();
             topics.push(&*Box::leak(id.to_string().into_boxed_str()));
+            topic_names.push(name.trim().to_string());
             for w in words.split_whitespace() {
                 entry(&mut terms, w).topics |= bit;
                 // Keywords must come out of segmentation whole.
@@ -361,6 +364,7 @@ impl Engine {
             terms,
             emoticons,
             topics,
+            topic_names,
             crisis: CrisisMatcher::new(&d.crisis)?,
             normaliser: Normaliser::new(&d.t2s, &keys),
             learned: Learned::parse(&d.learned)?,
@@ -370,6 +374,53 @@ impl Engine {
     /// Replaces the learned weights (k-fold evaluation trains one set per fold).
     pub fn set_learned(&mut self, learned: Learned) {
         self.learned = learned;
+    }
+
+    /// The topics of `topics.tsv` in order: (id, Chinese name).
+    pub fn topic_names(&self) -> Vec<(String, String)> {
+        self.topics
+            .iter()
+            .zip(&self.topic_names)
+            .map(|(id, name)| (id.to_string(), name.clone()))
+            .collect()
+    }
+
+    /// The words that stand out across a set of texts: each keyword-worthy word scored by the
+    /// number of texts it appears in times its background IDF. Returns (word, texts) for the
+    /// `top` best. Redaction placeholders such as 〔手机号〕 are skipped.
+    pub fn hot_words<'a>(
+        &self,
+        texts: impl IntoIterator<Item = &'a str>,
+        top: usize,
+    ) -> Vec<(String, usize)> {
+        let mut docs: FxHashMap<String, (usize, f32)> = FxHashMap::default();
+        for text in texts {
+            let normalised = self.normaliser.normalise(&strip_placeholders(text));
+            let mut seen: Vec<&str> = Vec::new();
+            for t in self.jieba.cut(&normalised.text, true) {
+                let w = t.word;
+                if w.len() < 4 || !is_wordy(w) || seen.contains(&w) {
+                    continue;
+                }
+                let info = self.info(w);
+                if info.is_some_and(|i| i.stop || i.role != Role::Plain) {
+                    continue;
+                }
+                seen.push(w);
+                let idf = info.map_or(UNKNOWN_IDF, |i| i.idf);
+                docs.entry(w.to_string()).or_insert((0, idf)).0 += 1;
+            }
+        }
+        let mut ranked: Vec<(String, usize, f32)> = docs
+            .into_iter()
+            .map(|(w, (n, idf))| (w, n, n as f32 * idf))
+            .collect();
+        ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        ranked
+            .into_iter()
+            .take(top)
+            .map(|(w, n, _)| (w, n))
+            .collect()
     }
 
     /// The tokens of a text, after normalisation, as the engine sees them.
@@ -698,6 +749,27 @@ fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<Str
         .take(top)
         .map(|(w, _, _)| w.to_string())
         .collect()
+}
+
+/// A text with redaction placeholders (〔…〕) blanked out.
+fn strip_placeholders(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('〔') {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('〕') {
+            Some(end) => {
+                out.push(' ');
+                rest = &rest[start + end + '〕'.len_utf8()..];
+            }
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether a token has a letter or ideograph in it; CJK is tested by range first, since
