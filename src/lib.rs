@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod http_source;
 pub mod ingest;
+pub mod pipeline;
 pub mod query;
 pub mod redact;
 pub mod report;

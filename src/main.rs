@@ -158,6 +158,27 @@ enum Command {
         #[arg(long)]
         dictionaries: Option<PathBuf>,
     },
+    /// Run a pipeline once (for cron): its steps in order, under the store's lock.
+    Run {
+        pipeline: PathBuf,
+        /// The day to report on (bulletin) and to watch replies to the end of; default from the clock.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// Run every pipeline in DIR on its schedule until SIGTERM or SIGINT.
+    Schedule {
+        #[arg(default_value = "pipelines")]
+        dir: PathBuf,
+    },
+    /// List pipeline runs, latest first.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        pipeline: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
     /// Write a month of synthetic data into ./xinqing-demo/, ingest it and show what was stored.
     Demo {
         #[arg(long, default_value = "xinqing-demo")]
@@ -321,12 +342,60 @@ fn run(cli: Cli) -> Result<u8> {
             templates.as_deref(),
             dictionaries.as_deref(),
         ),
+        Command::Run { pipeline, date } => cmd_run(db.clone(), &pipeline, date),
+        Command::Schedule { dir } => {
+            let mut stdout = std::io::stdout();
+            xinqing::pipeline::schedule::schedule(
+                &dir,
+                &xinqing::pipeline::schedule::ScheduleOptions { db: db.clone() },
+                &mut stdout,
+            )
+        }
+        Command::Runs {
+            limit,
+            pipeline,
+            format,
+        } => cmd_runs(&store_path(), limit, pipeline.as_deref(), format),
         Command::Demo { dir } => {
             let db = db.clone().unwrap_or_else(|| dir.join("xinqing.duckdb"));
             demo::run(&dir, &db, &mut std::io::stdout())?;
             Ok(0)
         }
     }
+}
+
+fn cmd_run(db: Option<PathBuf>, file: &Path, date: Option<chrono::NaiveDate>) -> Result<u8> {
+    let pipeline = xinqing::pipeline::Pipeline::load(file)?;
+    let outcome = xinqing::pipeline::run(
+        &pipeline,
+        &xinqing::pipeline::RunOptions {
+            date,
+            db,
+            ..Default::default()
+        },
+        &mut std::io::stdout(),
+    )?;
+    println!(
+        "{}: run {} {} ({})",
+        pipeline.config.name, outcome.run_id, outcome.status, outcome.counts
+    );
+    Ok(outcome.exit_code)
+}
+
+fn cmd_runs(db: &Path, limit: u32, pipeline: Option<&str>, format: OutputFormat) -> Result<u8> {
+    let store = Store::open_read_only(db)?;
+    let filter = match pipeline {
+        Some(p) => format!("WHERE pipeline = '{}'", p.replace('\'', "''")),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT id, pipeline, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started,
+                strftime(ended_at, '%Y-%m-%d %H:%M:%S') AS ended, status, counts, error
+         FROM runs {filter} ORDER BY id DESC LIMIT {limit}"
+    );
+    let result = query::run(store.conn(), &sql)?;
+    query::print(&result, format, &mut std::io::stdout().lock())?;
+    Ok(0)
 }
 
 fn cmd_bulletin(

@@ -102,12 +102,55 @@ CREATE INDEX hotline_started ON hotline_calls (started_at);
     sql
 }
 
+/// Pipeline runs, crisis alerts and their delivery to each sink.
+const MIGRATION_V2: &str = "
+CREATE SEQUENCE runs_id START 1;
+CREATE TABLE runs (
+    id BIGINT PRIMARY KEY DEFAULT nextval('runs_id'),
+    pipeline VARCHAR NOT NULL,
+    pipeline_file VARCHAR NOT NULL,
+    scheduled_for TIMESTAMP,
+    started_at TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP,
+    status VARCHAR NOT NULL,
+    counts VARCHAR,
+    error VARCHAR
+);
+CREATE SEQUENCE alerts_id START 1;
+CREATE TABLE alerts (
+    id BIGINT PRIMARY KEY DEFAULT nextval('alerts_id'),
+    source VARCHAR NOT NULL,
+    record_id VARCHAR NOT NULL,
+    tier VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,
+    assessed_by VARCHAR NOT NULL,
+    region VARCHAR,
+    caller_group VARCHAR,
+    record_time TIMESTAMP,
+    raised_at TIMESTAMP NOT NULL,
+    run_id BIGINT,
+    UNIQUE (source, record_id)
+);
+CREATE TABLE alert_deliveries (
+    alert_id BIGINT NOT NULL,
+    sink VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error VARCHAR,
+    delivered_at TIMESTAMP,
+    PRIMARY KEY (alert_id, sink)
+);
+";
+
 /// Ordered migrations; a store records the versions it has applied.
 fn migrations() -> Vec<(i32, &'static str, String)> {
-    vec![(1, "initial schema", migration_v1())]
+    vec![
+        (1, "initial schema", migration_v1()),
+        (2, "runs and alerts", MIGRATION_V2.to_string()),
+    ]
 }
 
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 impl Store {
     /// Opens (creating if needed) the store for writing and brings its schema up to date.

@@ -410,7 +410,7 @@ impl<'a> Validator<'a> {
 }
 
 /// The engine's columns of a row: scores of the (already redacted) text, or nulls without text.
-fn engine_values(engine: &Engine, text: Option<&str>, scored_at: &str) -> Vec<Value> {
+pub(crate) fn engine_values(engine: &Engine, text: Option<&str>, scored_at: &str) -> Vec<Value> {
     let Some(text) = text else {
         return vec![Value::Null; ENGINE_COLUMNS.len()];
     };
