@@ -236,3 +236,32 @@ async fn schedule_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catch_up_makes_up_only_the_latest_missed_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daily.toml");
+        std::fs::write(
+            &file,
+            "name = \"daily\"\nschedule = \"0 7 * * *\"\nsteps = [\"bulletin\"]\ncatch_up = 2\n",
+        )
+        .unwrap();
+        let p = Pipeline::load(&file).unwrap();
+        let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let now = at("2020-03-05 09:30").and_local_timezone(p.offset).unwrap();
+        // Last ran on the 1st at 07:00: the 2nd to the 5th were missed; the last two are made up.
+        let missed = missed(&p, Some(at("2020-03-01 07:00")), now);
+        let days: Vec<String> = missed
+            .iter()
+            .map(|t| t.format("%m-%d %H:%M").to_string())
+            .collect();
+        assert_eq!(days, ["03-04 07:00", "03-05 07:00"]);
+        // Never ran: nothing to make up; up to date: nothing either.
+        assert!(super::missed(&p, None, now).is_empty());
+        assert!(super::missed(&p, Some(at("2020-03-05 07:00")), now).is_empty());
+    }
+}
