@@ -569,6 +569,18 @@ pub fn bench_engine(
             }
         });
     });
+    // Where the engine's time goes: each stage includes the ones before it.
+    let stages: Vec<f64> = (0..4u8)
+        .map(|stage| {
+            time(&|| {
+                for _ in 0..rounds {
+                    for t in texts {
+                        std::hint::black_box(engine.bench_stage(t, stage));
+                    }
+                }
+            })
+        })
+        .collect();
     let mb = bytes as f64 / 1e6;
     let line = |name: &str, secs: f64| {
         format!(
@@ -585,6 +597,10 @@ pub fn bench_engine(
         "engine / cut time: {:.2}×; {threads}-thread speed-up {:.2}×\n",
         one / cut,
         one / many
+    ));
+    out.push_str(&format!(
+        "stages (1 thread, cumulative): normalise {:.2} s, + segment {:.2} s, + look-up and walk {:.2} s, + crisis {:.2} s, full {:.2} s\n",
+        stages[0], stages[1], stages[2], stages[3], one
     ));
     Ok(out)
 }

@@ -96,6 +96,8 @@ enum Role {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TermInfo {
     curated: f32,
+    /// The learned weight (`polarity_learned.tsv`), kept here so a hit needs one look-up.
+    learned: f32,
     emotion: Option<(u8, f32)>,
     role: Role,
     topics: u16,
@@ -110,6 +112,7 @@ impl Default for TermInfo {
     fn default() -> Self {
         TermInfo {
             curated: 0.0,
+            learned: 0.0,
             emotion: None,
             role: Role::Plain,
             topics: 0,
@@ -222,6 +225,7 @@ pub struct Analysis {
 pub(crate) struct Hit<'t> {
     pub term: &'t str,
     curated: f32,
+    learned: f32,
     emotion: Option<(u8, f32)>,
     pub modifier: f32,
     clause: u32,
@@ -359,7 +363,7 @@ impl Engine {
             });
         }
         let keys: Vec<String> = emoticons.iter().map(|e| e.tag.clone()).collect();
-        Ok(Engine {
+        let mut engine = Engine {
             jieba,
             terms,
             emoticons,
@@ -367,12 +371,20 @@ impl Engine {
             topic_names,
             crisis: CrisisMatcher::new(&d.crisis)?,
             normaliser: Normaliser::new(&d.t2s, &keys),
-            learned: Learned::parse(&d.learned)?,
-        })
+            learned: Learned::default(),
+        };
+        engine.set_learned(Learned::parse(&d.learned)?);
+        Ok(engine)
     }
 
     /// Replaces the learned weights (k-fold evaluation trains one set per fold).
     pub fn set_learned(&mut self, learned: Learned) {
+        for info in self.terms.values_mut() {
+            info.learned = 0.0;
+        }
+        for (term, &w) in &learned.weights {
+            self.terms.entry(term.clone()).or_default().learned = w;
+        }
         self.learned = learned;
     }
 
@@ -421,6 +433,31 @@ impl Engine {
             .take(top)
             .map(|(w, n, _)| (w, n))
             .collect()
+    }
+
+    /// The analysis cut short after a stage, for the benchmark's breakdown: 0 normalise,
+    /// 1 and segment, 2 and look up and walk the tokens, 3 and assess crisis risk.
+    #[doc(hidden)]
+    pub fn bench_stage(&self, text: &str, stage: u8) -> usize {
+        let normalised = self.normaliser.normalise(text);
+        if stage == 0 {
+            return normalised.text.len();
+        }
+        let tokens: Vec<&str> = self
+            .jieba
+            .cut(&normalised.text, true)
+            .into_iter()
+            .map(|t| t.word)
+            .collect();
+        if stage == 1 {
+            return tokens.len();
+        }
+        let infos: Vec<Option<&TermInfo>> = tokens.iter().map(|w| self.info(w)).collect();
+        let hits = self.walk(&tokens, &infos);
+        if stage == 2 {
+            return hits.len();
+        }
+        self.crisis.assess(&normalised.text).terms.len() + hits.len()
     }
 
     /// The tokens of a text, after normalisation, as the engine sees them.
@@ -505,6 +542,7 @@ impl Engine {
             hits.push(Hit {
                 term: word,
                 curated: info.map_or(0.0, |i| i.curated),
+                learned: info.map_or(0.0, |i| i.learned),
                 emotion: info.and_then(|i| i.emotion),
                 clause,
                 modifier: degree * if negated { NEGATED } else { 1.0 },
@@ -604,7 +642,7 @@ impl Engine {
         // Explanations are written out only for the terms that are kept.
         let mut pending: Vec<(f32, Pending<'_, '_>)> = Vec::new();
         for h in hits {
-            let base = h.curated + self.learned.weights.get(h.term).copied().unwrap_or(0.0);
+            let base = h.curated + h.learned;
             let contribution = base * h.modifier;
             if let Some((class, w)) = h.emotion {
                 // A negated emotion word ("不开心") says the emotion is absent, not its opposite.
@@ -727,6 +765,30 @@ impl Engine {
 
 /// The top words by TF-IDF against the background frequency list.
 fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<String> {
+    // Most texts are short: a vector searched linearly beats a map; long ones get the map.
+    if tokens.len() <= 256 {
+        let mut scores: Vec<(&str, f32, usize)> = Vec::with_capacity(tokens.len());
+        for (pos, &w) in tokens.iter().enumerate() {
+            if w.len() < 4 || !is_wordy(w) {
+                continue;
+            }
+            let info = infos[pos];
+            if info.is_some_and(|i| i.stop || i.role != Role::Plain) {
+                continue;
+            }
+            let idf = info.map_or(UNKNOWN_IDF, |i| i.idf);
+            match scores.iter_mut().find(|s| s.0 == w) {
+                Some(s) => s.1 += idf,
+                None => scores.push((w, idf, pos)),
+            }
+        }
+        scores.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+        return scores
+            .into_iter()
+            .take(top)
+            .map(|(w, _, _)| w.to_string())
+            .collect();
+    }
     let mut scores: FxHashMap<&str, (f32, usize)> =
         FxHashMap::with_capacity_and_hasher(tokens.len(), Default::default());
     for (pos, &w) in tokens.iter().enumerate() {
@@ -790,16 +852,31 @@ enum Pending<'h, 't> {
 }
 
 fn describe(h: &Hit<'_>) -> String {
-    let mut rules = Vec::new();
+    use std::fmt::Write;
+    // One string, no intermediate list: this runs for every kept term of every text.
+    let mut rules = String::new();
+    let add = |rules: &mut String, part: &str| {
+        if !rules.is_empty() {
+            rules.push_str(", ");
+        }
+        rules.push_str(part);
+    };
     if h.negated {
-        rules.push("negated".to_string());
+        add(&mut rules, "negated");
     }
     if (h.degree - 1.0).abs() > f32::EPSILON {
-        rules.push(format!("intensified ×{}", round3(h.degree)));
+        if !rules.is_empty() {
+            rules.push_str(", ");
+        }
+        let _ = write!(rules, "intensified ×{}", round3(h.degree));
     }
-    rules.extend(h.clause_rule.map(str::to_string));
-    rules.extend(h.sentence_rule.map(str::to_string));
-    rules.join(", ")
+    if let Some(r) = h.clause_rule {
+        add(&mut rules, r);
+    }
+    if let Some(r) = h.sentence_rule {
+        add(&mut rules, r);
+    }
+    rules
 }
 
 fn is_clause_break(w: &str) -> bool {
