@@ -77,14 +77,24 @@ fn crisis_recall_and_precision_on_the_test_set() {
 }
 
 #[test]
-fn crisis_figures_on_the_held_out_set() {
-    // Never used to change the patterns: the honest figure on phrasing the patterns have not
-    // seen. Measured once when the set was written (2026-11-23): recall 0.35, precision 0.875,
-    // as the second held-out set had measured before it was folded in. Phrase patterns do not
-    // generalise; this floor only guards against getting worse while that is worked on.
-    let (recall, precision, tiers, misses) = measure(&crisis_set("crisis_holdout_3.tsv"));
-    eprintln!("held-out: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}\n{misses:#?}");
-    assert!(recall >= 0.35 && precision >= 0.85, "{misses:#?}");
+fn crisis_figures_on_sets_written_to_be_held_out() {
+    // Each set was written before the detector it first measured; the header of each file says
+    // what it measured then and whether it has been looked at since. Phrase patterns alone
+    // generalised to about a third of unseen statements; the cue detector to a half or more.
+    // These floors are today's figures: they catch a regression, they are not the target.
+    for (file, min_recall, min_precision) in [
+        ("crisis_holdout_3.tsv", 0.85, 0.95),
+        ("crisis_holdout_4.tsv", 0.90, 0.90),
+        ("crisis_holdout_5.tsv", 0.50, 0.90),
+        ("crisis_holdout_6.tsv", 0.50, 0.90),
+    ] {
+        let (recall, precision, tiers, misses) = measure(&crisis_set(file));
+        eprintln!("{file}: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}\n{misses:#?}");
+        assert!(
+            recall >= min_recall && precision >= min_precision,
+            "{file}: {misses:#?}"
+        );
+    }
 }
 
 #[test]
