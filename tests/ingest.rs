@@ -379,19 +379,7 @@ fn a_second_writer_is_refused_with_the_lock_code() {
 #[test]
 fn killing_ingest_leaves_the_store_before_or_after_the_file() {
     let env = Env::new();
-    let data = env.dir.path().join("data");
-    env.ok(&[
-        "synth",
-        "--days",
-        "1",
-        "--per-day",
-        "60000",
-        "--kinds",
-        "feedback",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
-    let file = data.join("feedback/feedback-2020-02-01.csv");
+    let file = env.synth_feedback(60_000);
     env.ingest("feedback", &[fixture("feedback_day1.csv")]);
     let mut outcomes = Vec::new();
     for delay_ms in [150u64, 400, 800, 1500] {

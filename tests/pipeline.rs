@@ -150,6 +150,19 @@ fn run(env: &Env, pipeline: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs a pipeline and asserts it succeeded (exit 0), showing its output if not.
+fn run_ok(env: &Env, pipeline: &Path) -> std::process::Output {
+    let out = run(env, pipeline);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn verify(received: &[(String, Vec<u8>)]) -> Vec<serde_json::Value> {
     use hmac::{Hmac, Mac};
     received
@@ -181,14 +194,8 @@ fn crisis_records_alert_once_signed_and_wait_while_the_receiver_is_down() {
     let port = receiver.port;
     let pipeline = intake(&env, port);
 
-    let out = run(&env, &pipeline);
+    let out = run_ok(&env, &pipeline);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // Within the run: one signed alert per crisis record, by source ID, without text.
     let alerts = verify(&received.lock().unwrap());
     let mut ids: Vec<(String, String)> = alerts
@@ -236,13 +243,7 @@ fn crisis_records_alert_once_signed_and_wait_while_the_receiver_is_down() {
         .unwrap()
         .replace("县市场监管局", "县市场监督管理局");
     std::fs::write(drop.join("feedback/day-again.csv"), text).unwrap();
-    let out = run(&env, &pipeline);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&env, &pipeline);
     assert_eq!(received.lock().unwrap().len(), 2, "nothing new is sent");
     assert!(
         env.query("SELECT handler FROM feedback_messages WHERE handler = '县市场监督管理局'")
@@ -257,13 +258,7 @@ fn crisis_records_alert_once_signed_and_wait_while_the_receiver_is_down() {
         "msg_id,channel,received_at,text\nFB-NEW-1,wechat,2020-02-10 22:00:00,真的撑不下去了，我打算今晚就跳楼。\n",
     )
     .unwrap();
-    let out = run(&env, &pipeline);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&env, &pipeline);
     let pending = env.query(
         "SELECT a.record_id, d.status, d.attempts FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id
          WHERE d.sink = 'duty' AND a.record_id = 'FB-NEW-1'",
@@ -271,13 +266,7 @@ fn crisis_records_alert_once_signed_and_wait_while_the_receiver_is_down() {
     assert_eq!(pending[0]["status"], "pending");
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 pending"));
     let receiver = Receiver::start(port, received.clone());
-    let out = run(&env, &pipeline);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&env, &pipeline);
     let all = verify(&received.lock().unwrap());
     assert_eq!(all.len(), 3);
     assert_eq!(all[2]["record_id"], "FB-NEW-1");
@@ -291,18 +280,7 @@ fn crisis_records_alert_once_signed_and_wait_while_the_receiver_is_down() {
 #[test]
 fn two_runs_at_once_one_works_the_other_exits_with_the_lock_code() {
     let env = Env::new();
-    let data = env.dir.path().join("synth");
-    env.ok(&[
-        "synth",
-        "--days",
-        "1",
-        "--per-day",
-        "60000",
-        "--kinds",
-        "feedback",
-        "--out",
-        data.to_str().unwrap(),
-    ]);
+    env.synth_feedback(60_000);
     let pipeline = write_pipeline(
         &env,
         "big",
@@ -575,13 +553,7 @@ name = "log"
 path = "alerts.jsonl"
 "#,
     );
-    let out = run(&env, &pipeline);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(&env, &pipeline);
     assert_eq!(env.count("feedback_messages"), 2);
     let alerts = std::fs::read_to_string(env.dir.path().join("pipelines/alerts.jsonl")).unwrap();
     assert_eq!(alerts.lines().count(), 1);

@@ -63,6 +63,20 @@ struct CrisisFile {
     cues: std::collections::BTreeMap<String, Vec<String>>,
 }
 
+impl CrisisFile {
+    /// Every pattern of the four tiers.
+    fn tier_patterns(&self) -> impl Iterator<Item = &String> {
+        [
+            &self.imminent,
+            &self.self_harm,
+            &self.harm_others,
+            &self.ideation,
+        ]
+        .into_iter()
+        .flat_map(|l| l.patterns.iter())
+    }
+}
+
 /// The cue categories of `[cues]`, one bit each.
 const CUES: [&str; 17] = [
     "death",
@@ -288,17 +302,11 @@ impl CrisisMatcher {
         ];
         let negatives =
             Regex::new(&file.negatives.patterns.join("|")).context("crisis.toml [negatives]")?;
-        let prefixes = [
-            &file.imminent,
-            &file.self_harm,
-            &file.harm_others,
-            &file.ideation,
-        ]
-        .iter()
-        .flat_map(|l| l.patterns.iter())
-        .map(|p| prefix_literals(p))
-        .collect::<Option<Vec<_>>>()
-        .and_then(|sets| dfa(&sets.concat()).ok());
+        let prefixes = file
+            .tier_patterns()
+            .map(|p| prefix_literals(p))
+            .collect::<Option<Vec<_>>>()
+            .and_then(|sets| dfa(&sets.concat()).ok());
         Ok(CrisisMatcher {
             tiers,
             negatives,
@@ -388,16 +396,10 @@ mod tests {
     fn every_shipped_pattern_has_listable_prefixes() {
         let text = include_str!("../../dictionaries/crisis.toml");
         let file: CrisisFile = toml::from_str(text).unwrap();
-        let unlisted: Vec<&String> = [
-            &file.imminent,
-            &file.self_harm,
-            &file.harm_others,
-            &file.ideation,
-        ]
-        .iter()
-        .flat_map(|l| l.patterns.iter())
-        .filter(|p| prefix_literals(p).is_none())
-        .collect();
+        let unlisted: Vec<&String> = file
+            .tier_patterns()
+            .filter(|p| prefix_literals(p).is_none())
+            .collect();
         assert!(
             unlisted.is_empty(),
             "patterns without a finite prefix set turn the prefilter off: {unlisted:#?}"

@@ -763,50 +763,46 @@ impl Engine {
     }
 }
 
+/// The words that may be keywords, with their position and background IDF.
+fn keyword_candidates<'a>(
+    tokens: &'a [&'a str],
+    infos: &'a [Option<&TermInfo>],
+) -> impl Iterator<Item = (usize, &'a str, f32)> + 'a {
+    tokens.iter().enumerate().filter_map(|(pos, &w)| {
+        // Fewer than two CJK characters (or four ASCII letters) make no keyword.
+        if w.len() < 4 || !is_wordy(w) {
+            return None;
+        }
+        let info = infos[pos];
+        if info.is_some_and(|i| i.stop || i.role != Role::Plain) {
+            return None;
+        }
+        Some((pos, w, info.map_or(UNKNOWN_IDF, |i| i.idf)))
+    })
+}
+
 /// The top words by TF-IDF against the background frequency list.
 fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<String> {
-    // Most texts are short: a vector searched linearly beats a map; long ones get the map.
-    if tokens.len() <= 256 {
+    let mut scores: Vec<(&str, f32, usize)> = if tokens.len() <= 256 {
+        // Most texts are short: a vector searched linearly beats a map.
         let mut scores: Vec<(&str, f32, usize)> = Vec::with_capacity(tokens.len());
-        for (pos, &w) in tokens.iter().enumerate() {
-            if w.len() < 4 || !is_wordy(w) {
-                continue;
-            }
-            let info = infos[pos];
-            if info.is_some_and(|i| i.stop || i.role != Role::Plain) {
-                continue;
-            }
-            let idf = info.map_or(UNKNOWN_IDF, |i| i.idf);
+        for (pos, w, idf) in keyword_candidates(tokens, infos) {
             match scores.iter_mut().find(|s| s.0 == w) {
                 Some(s) => s.1 += idf,
                 None => scores.push((w, idf, pos)),
             }
         }
-        scores.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
-        return scores
-            .into_iter()
-            .take(top)
-            .map(|(w, _, _)| w.to_string())
-            .collect();
-    }
-    let mut scores: FxHashMap<&str, (f32, usize)> =
-        FxHashMap::with_capacity_and_hasher(tokens.len(), Default::default());
-    for (pos, &w) in tokens.iter().enumerate() {
-        if w.len() < 4 || !is_wordy(w) {
-            // Fewer than two CJK characters (or four ASCII letters) make no keyword.
-            continue;
+        scores
+    } else {
+        let mut map: FxHashMap<&str, (f32, usize)> =
+            FxHashMap::with_capacity_and_hasher(tokens.len(), Default::default());
+        for (pos, w, idf) in keyword_candidates(tokens, infos) {
+            map.entry(w).or_insert((0.0, pos)).0 += idf;
         }
-        let info = infos[pos];
-        if info.is_some_and(|i| i.stop || i.role != Role::Plain) {
-            continue;
-        }
-        let idf = info.map_or(UNKNOWN_IDF, |i| i.idf);
-        scores.entry(w).or_insert((0.0, pos)).0 += idf;
-    }
-    let mut ranked: Vec<(&str, f32, usize)> =
-        scores.into_iter().map(|(w, (s, p))| (w, s, p)).collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
-    ranked
+        map.into_iter().map(|(w, (s, p))| (w, s, p)).collect()
+    };
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+    scores
         .into_iter()
         .take(top)
         .map(|(w, _, _)| w.to_string())

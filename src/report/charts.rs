@@ -5,6 +5,7 @@ use super::glyphs::{finish_svg, OutlinedText, TextSink};
 use crate::analytics::{Bulletin, Cell, Fig};
 use ab_glyph::FontRef;
 use anyhow::{Context, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::cell::RefCell;
@@ -162,6 +163,20 @@ fn draw<DB: DrawingBackend>(
     }
 }
 
+/// The series legend, in the same place and style on every chart that has one.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FAMILY, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(plot_err)
+}
+
 /// A bar's height, or `None` when the cell is suppressed (drawn as a marked stub).
 fn cell_value(c: Cell) -> Option<f64> {
     c.value().map(|n| n as f64)
@@ -249,15 +264,7 @@ fn trend<DB: DrawingBackend>(b: &Bulletin, root: &DrawingArea<DB, Shift>) -> Res
             .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(plot_err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FAMILY, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(plot_err)?;
-    Ok(())
+    legend(&mut chart)
 }
 
 /// The label of the category centred on `x`, when `x` is a whole index (the axis ticks).
@@ -487,13 +494,5 @@ fn prevalence<DB: DrawingBackend>(b: &Bulletin, root: &DrawingArea<DB, Shift>) -
             .label(instrument.to_string())
             .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FAMILY, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(plot_err)?;
-    Ok(())
+    legend(&mut chart)
 }

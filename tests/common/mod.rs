@@ -52,6 +52,23 @@ impl Env {
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
+    /// A synthetic feedback export of one day with `rows` rows, written under the temp dir.
+    pub fn synth_feedback(&self, rows: u32) -> PathBuf {
+        let data = self.dir.path().join("synth");
+        self.ok(&[
+            "synth",
+            "--days",
+            "1",
+            "--per-day",
+            &rows.to_string(),
+            "--kinds",
+            "feedback",
+            "--out",
+            data.to_str().unwrap(),
+        ]);
+        data.join("feedback/feedback-2020-02-01.csv")
+    }
+
     pub fn ingest(&self, kind: &str, files: &[PathBuf]) -> String {
         let mut args = vec!["ingest".to_string(), kind.to_string()];
         args.extend(files.iter().map(|f| f.display().to_string()));
