@@ -439,25 +439,14 @@ impl Engine {
     /// 1 and segment, 2 and look up and walk the tokens, 3 and assess crisis risk.
     #[doc(hidden)]
     pub fn bench_stage(&self, text: &str, stage: u8) -> usize {
-        let normalised = self.normaliser.normalise(text);
-        if stage == 0 {
-            return normalised.text.len();
+        match stage {
+            0 => self.normaliser.normalise(text).text.len(),
+            1 => self.segment(text).len(),
+            2 => self.read(text, |_, _, _, hits| hits.len()),
+            _ => self.read(text, |normalised, _, _, hits| {
+                self.crisis.assess(&normalised.text).terms.len() + hits.len()
+            }),
         }
-        let tokens: Vec<&str> = self
-            .jieba
-            .cut(&normalised.text, true)
-            .into_iter()
-            .map(|t| t.word)
-            .collect();
-        if stage == 1 {
-            return tokens.len();
-        }
-        let infos: Vec<Option<&TermInfo>> = tokens.iter().map(|w| self.info(w)).collect();
-        let hits = self.walk(&tokens, &infos);
-        if stage == 2 {
-            return hits.len();
-        }
-        self.crisis.assess(&normalised.text).terms.len() + hits.len()
     }
 
     /// The tokens of a text, after normalisation, as the engine sees them.
