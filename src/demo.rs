@@ -64,12 +64,7 @@ pub fn run(dir: &Path, db: &Path, out: &mut dyn Write) -> Result<()> {
             if report.already_ingested_at.is_some() {
                 skipped += 1;
             }
-            let c = report.counts;
-            total.read += c.read;
-            total.inserted += c.inserted;
-            total.updated += c.updated;
-            total.unchanged += c.unchanged;
-            total.rejected += c.rejected;
+            total += &report.counts;
         }
         writeln!(
             out,

@@ -338,7 +338,7 @@ async fn fetch_async(
         };
         let counts = commit_page(store, config, validator, &url, page, &next_state)?;
         report.pages += 1;
-        add_counts(&mut report.counts, &counts);
+        report.counts += &counts;
         tracing::info!(
             source = %config.name,
             items = item_count,
@@ -353,15 +353,6 @@ async fn fetch_async(
         }
     }
     Ok(report)
-}
-
-fn add_counts(total: &mut MergeCounts, page: &MergeCounts) {
-    total.read += page.read;
-    total.inserted += page.inserted;
-    total.updated += page.updated;
-    total.unchanged += page.unchanged;
-    total.duplicate += page.duplicate;
-    total.rejected += page.rejected;
 }
 
 fn page_url(config: &HttpSourceConfig, state: &SourceState) -> Result<reqwest::Url> {

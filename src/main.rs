@@ -472,12 +472,7 @@ fn cmd_ingest(
                     );
                     worst = worst.max(FailureKind::Input.exit_code());
                 }
-                let c = &report.counts;
-                total.read += c.read;
-                total.inserted += c.inserted;
-                total.updated += c.updated;
-                total.unchanged += c.unchanged;
-                total.rejected += c.rejected;
+                total += &report.counts;
             }
             Err(err) => {
                 // One unusable file does not stop the others.

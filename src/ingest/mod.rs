@@ -492,6 +492,17 @@ pub struct MergeCounts {
     pub rejected: u64,
 }
 
+impl std::ops::AddAssign<&MergeCounts> for MergeCounts {
+    fn add_assign(&mut self, c: &MergeCounts) {
+        self.read += c.read;
+        self.inserted += c.inserted;
+        self.updated += c.updated;
+        self.unchanged += c.unchanged;
+        self.duplicate += c.duplicate;
+        self.rejected += c.rejected;
+    }
+}
+
 /// Stages validated rows and merges them into the kind's table inside `tx`.
 pub struct Merge<'t> {
     tx: &'t Transaction<'t>,

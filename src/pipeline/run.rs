@@ -291,15 +291,6 @@ fn run_steps(
     Ok(())
 }
 
-fn add(total: &mut MergeCounts, c: &MergeCounts) {
-    total.read += c.read;
-    total.inserted += c.inserted;
-    total.updated += c.updated;
-    total.unchanged += c.unchanged;
-    total.duplicate += c.duplicate;
-    total.rejected += c.rejected;
-}
-
 fn move_processed(path: &Path, processed_dir: Option<&Path>) -> Result<PathBuf> {
     let dir = match processed_dir {
         Some(d) => d.to_path_buf(),
@@ -392,7 +383,7 @@ fn ingest_step(
                                     c.rejected
                                 )?;
                             }
-                            add(&mut total, c);
+                            total += c;
                             state.rejected += c.rejected;
                             if report.nothing_usable() {
                                 state
@@ -445,7 +436,7 @@ fn ingest_step(
                             report.counts.rejected
                         )?;
                         http_pages += report.pages;
-                        add(&mut total, &report.counts);
+                        total += &report.counts;
                         state.rejected += report.counts.rejected;
                     }
                     Err(e) if exit_code(&e) == FailureKind::Locked.exit_code() => return Err(e),
