@@ -127,6 +127,10 @@ enum Command {
         data: Vec<xinqing::textio::DataSpec>,
         #[arg(long)]
         out: PathBuf,
+        /// Also learn emotion weights from the data labelled with emotions (smp2020) and write
+        /// them here (dictionaries/emotions_learned.tsv).
+        #[arg(long)]
+        emotions_out: Option<PathBuf>,
         /// Dictionaries directory overriding the embedded files.
         #[arg(long)]
         dictionaries: Option<PathBuf>,
@@ -300,11 +304,13 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Train {
             data,
             out,
+            emotions_out,
             dictionaries,
         } => {
             let mut engine = Engine::load(dictionaries.as_deref())?;
             // Learn from scratch on top of the curated weights.
             engine.set_learned(Default::default());
+            engine.set_learned_emotions(Default::default());
             let command_line = std::iter::once("xinqing".to_string())
                 .chain(std::env::args().skip(1))
                 .collect::<Vec<_>>()
@@ -314,6 +320,10 @@ fn run(cli: Cli) -> Result<u8> {
                 "wrote {n} learned weights (terms and pairs) to {}",
                 out.display()
             );
+            if let Some(path) = emotions_out {
+                let n = textcmd::train_emotions(&engine, &data, &path, &command_line)?;
+                println!("wrote {n} learned emotion rows to {}", path.display());
+            }
             Ok(0)
         }
         Command::BenchEngine {

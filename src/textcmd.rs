@@ -345,6 +345,29 @@ fn examples_of(rows: &[(String, Gold)]) -> Vec<Example> {
         .collect()
 }
 
+/// The index in `EMOTION_CLASSES` of a label, when the scheme names emotions.
+fn emotion_class(labels: LabelScheme, label: &str) -> Option<usize> {
+    let emotion = labels.emotion(label)?;
+    crate::engine::EMOTION_CLASSES
+        .iter()
+        .position(|c| *c == emotion.unwrap_or("none"))
+}
+
+/// Emotion-labelled examples of a data spec (empty when its labels carry no emotions).
+pub fn load_emotion_examples(spec: &DataSpec) -> Result<Vec<learn::EmotionExample>> {
+    let rows = read_labelled(&spec.path, &spec.text_column, &spec.label_column)
+        .with_context(|| format!("reading {}", spec.path))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            emotion_class(spec.labels, &r.label).map(|class| learn::EmotionExample {
+                text: r.text,
+                class,
+            })
+        })
+        .collect())
+}
+
 /// Labelled examples of a data spec, for training.
 pub fn load_examples(spec: &DataSpec) -> Result<Vec<Example>> {
     let rows = read_labelled(&spec.path, &spec.text_column, &spec.label_column)
@@ -372,8 +395,10 @@ pub fn eval(engine: &mut Engine, o: &EvalOptions<'_>) -> Result<PolarityReport> 
         Some(k) => {
             let k = k.max(2);
             let mut extra = Vec::new();
+            let mut extra_emotions = Vec::new();
             for spec in o.train_also {
                 extra.extend(load_examples(spec)?);
+                extra_emotions.extend(load_emotion_examples(spec)?);
             }
             let folds = learn::fold_assignment(labelled.len(), k, 11);
             for fold in 0..k {
@@ -388,6 +413,24 @@ pub fn eval(engine: &mut Engine, o: &EvalOptions<'_>) -> Result<PolarityReport> 
                 examples.extend(extra.iter().cloned());
                 let learned = learn::train(engine, &examples, &TrainOptions::default());
                 engine.set_learned(learned);
+                // Emotions are learned the same way, from the same training folds.
+                let mut emotion_examples: Vec<learn::EmotionExample> = labelled
+                    .iter()
+                    .zip(&folds)
+                    .filter(|(_, f)| **f != fold)
+                    .filter_map(|((t, l), _)| {
+                        emotion_class(o.labels, l).map(|class| learn::EmotionExample {
+                            text: t.clone(),
+                            class,
+                        })
+                    })
+                    .collect();
+                emotion_examples.extend(extra_emotions.iter().cloned());
+                engine.set_learned_emotions(if emotion_examples.is_empty() {
+                    Default::default()
+                } else {
+                    learn::train_emotions(engine, &emotion_examples, &TrainOptions::default())
+                });
                 let test: Vec<usize> = (0..labelled.len()).filter(|i| folds[*i] == fold).collect();
                 let results = parallel(&test, |&i| engine.analyze(&labelled[i].0));
                 for (i, a) in test.into_iter().zip(results) {
@@ -489,6 +532,40 @@ pub fn print_eval(r: &PolarityReport, out: &mut dyn Write) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Learns emotion weights from the data specs whose labels name emotions and writes them.
+pub fn train_emotions(
+    engine: &Engine,
+    data: &[DataSpec],
+    out: &Path,
+    command_line: &str,
+) -> Result<usize> {
+    let mut examples = Vec::new();
+    let mut sources = Vec::new();
+    for spec in data {
+        let e = load_emotion_examples(spec)?;
+        if !e.is_empty() {
+            sources.push(format!("{} ({} examples)", spec.path, e.len()));
+        }
+        examples.extend(e);
+    }
+    if examples.is_empty() {
+        return Err(Failure::new(
+            FailureKind::Input,
+            "no emotion-labelled examples (labels smp2020) to learn emotions from",
+        )
+        .into());
+    }
+    let learned = learn::train_emotions(engine, &examples, &TrainOptions::default());
+    let provenance = format!(
+        "Emotion weights learned by xinqing from: {}\nReproduce with: {command_line}\n\
+         Softmax regression over the engine's terms (not negated, by degree) and emoticons (see src/engine/learn.rs).",
+        sources.join(", ")
+    );
+    std::fs::write(out, learn::render_emotions(&learned, &provenance))
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(learned.weights.len())
 }
 
 pub fn train(engine: &Engine, data: &[DataSpec], out: &Path, command_line: &str) -> Result<usize> {

@@ -200,3 +200,143 @@ pub fn fold_assignment(n: usize, k: usize, seed: u64) -> Vec<usize> {
     }
     folds
 }
+
+/// A labelled text for emotions: its class in `EMOTION_CLASSES`.
+#[derive(Debug, Clone)]
+pub struct EmotionExample {
+    pub text: String,
+    pub class: usize,
+}
+
+/// A softmax regression over the engine's emotion features (terms not negated, by degree, and
+/// emoticons), trained like the polarity model: AdaGrad, classes weighted to balance.
+pub fn train_emotions(
+    engine: &Engine,
+    examples: &[EmotionExample],
+    opts: &TrainOptions,
+) -> super::LearnedEmotions {
+    const K: usize = 6;
+    let half = examples.len().div_ceil(2).max(1);
+    let featurised: Vec<Vec<(String, f32)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = examples
+            .chunks(half)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|e| engine.emotion_features(&e.text))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("featurising thread"))
+            .collect()
+    });
+    let mut doc_freq: FxHashMap<&str, usize> = FxHashMap::default();
+    for features in &featurised {
+        let mut seen: Vec<&str> = features.iter().map(|(t, _)| t.as_str()).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for t in seen {
+            *doc_freq.entry(t).or_default() += 1;
+        }
+    }
+    let mut vocabulary: Vec<&str> = doc_freq
+        .iter()
+        .filter(|(_, &n)| n >= opts.min_docs)
+        .map(|(t, _)| *t)
+        .collect();
+    vocabulary.sort_unstable();
+    let ids: FxHashMap<&str, usize> = vocabulary
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (*t, i))
+        .collect();
+    let mut docs: Vec<(Vec<(usize, f32)>, usize)> = featurised
+        .iter()
+        .zip(examples)
+        .map(|(features, e)| {
+            let mut merged: FxHashMap<usize, f32> = FxHashMap::default();
+            for (t, x) in features {
+                if let Some(&id) = ids.get(t.as_str()) {
+                    *merged.entry(id).or_default() += x;
+                }
+            }
+            let mut features: Vec<(usize, f32)> = merged.into_iter().collect();
+            features.sort_unstable_by_key(|(id, _)| *id);
+            (features, e.class.min(K - 1))
+        })
+        .collect();
+    let mut counts = [0usize; K];
+    for (_, c) in &docs {
+        counts[*c] += 1;
+    }
+    let class_weight: [f32; K] =
+        std::array::from_fn(|c| docs.len() as f32 / (K as f32 * counts[c].max(1) as f32));
+    let mut weights = vec![[0.0f32; K]; vocabulary.len()];
+    let mut squared = vec![[1e-6f32; K]; vocabulary.len()];
+    let (mut bias, mut bias_squared) = ([0.0f32; K], [1e-6f32; K]);
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    for _ in 0..opts.epochs {
+        docs.shuffle(&mut rng);
+        for (features, class) in &docs {
+            let mut z = bias;
+            for (id, x) in features {
+                for (zc, w) in z.iter_mut().zip(&weights[*id]) {
+                    *zc += w * x;
+                }
+            }
+            let p = super::softmax(z);
+            let cw = class_weight[*class];
+            for c in 0..K {
+                let g = (p[c] - if c == *class { 1.0 } else { 0.0 }) * cw;
+                for (id, x) in features {
+                    let grad = g * x + opts.l2 * weights[*id][c];
+                    squared[*id][c] += grad * grad;
+                    weights[*id][c] -= opts.learning_rate * grad / squared[*id][c].sqrt();
+                }
+                bias_squared[c] += g * g;
+                bias[c] -= opts.learning_rate * g / bias_squared[c].sqrt();
+            }
+        }
+    }
+    let round = |w: f32| (w * 1000.0).round() / 1000.0;
+    let mut learned = super::LearnedEmotions {
+        bias: bias.map(round),
+        ..Default::default()
+    };
+    for (t, row) in vocabulary.iter().zip(weights) {
+        if row.iter().all(|w| w.abs() < 0.02) {
+            continue;
+        }
+        learned.weights.insert(t.to_string(), row.map(round));
+    }
+    learned
+}
+
+/// The learned emotion weights as a readable, sorted file.
+pub fn render_emotions(learned: &super::LearnedEmotions, provenance: &str) -> String {
+    let mut rows: Vec<(&String, &[f32; 6])> = learned.weights.iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = String::new();
+    for line in provenance.lines() {
+        out.push_str("# ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "# term\t{}   (summed per class, softmax gives the probabilities)\n",
+        super::EMOTION_CLASSES.join("\t")
+    ));
+    let line = |t: &str, row: &[f32; 6]| {
+        let values: Vec<String> = row.iter().map(|w| w.to_string()).collect();
+        format!("{t}\t{}\n", values.join("\t"))
+    };
+    out.push_str(&line("__bias__", &learned.bias));
+    for (t, row) in rows {
+        out.push_str(&line(t, row));
+    }
+    out
+}

@@ -24,6 +24,49 @@ use std::path::Path;
 /// The DUTIR ontology's seven emotion classes.
 pub const EMOTIONS: [&str; 7] = ["乐", "好", "怒", "哀", "惧", "恶", "惊"];
 
+/// The classes the learned emotion model tells apart: SMP2020-EWECT's six, by DUTIR names
+/// (happy 乐, angry 怒, sad 哀, fear 惧, surprise 惊, and no emotion).
+pub const EMOTION_CLASSES: [&str; 6] = ["乐", "怒", "哀", "惧", "惊", "none"];
+
+/// Emotion weights learned from labelled text (`emotions_learned.tsv`): per term, a weight for
+/// each of `EMOTION_CLASSES`, and a bias; a softmax over their sums gives the probabilities.
+#[derive(Debug, Clone, Default)]
+pub struct LearnedEmotions {
+    pub weights: FxHashMap<String, [f32; 6]>,
+    pub bias: [f32; 6],
+}
+
+impl LearnedEmotions {
+    pub fn parse(text: &str) -> Result<LearnedEmotions> {
+        let mut learned = LearnedEmotions::default();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_end();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split('\t');
+            let term = parts.next().unwrap_or_default();
+            let values: Vec<f32> = parts
+                .map(|v| v.trim().parse::<f32>())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("emotions_learned.tsv line {}: bad weight", i + 1))?;
+            let row: [f32; 6] = values.try_into().map_err(|_| {
+                anyhow::anyhow!(
+                    "emotions_learned.tsv line {}: expected a term and six weights ({})",
+                    i + 1,
+                    EMOTION_CLASSES.join(" ")
+                )
+            })?;
+            if term == "__bias__" {
+                learned.bias = row;
+            } else {
+                learned.weights.insert(term.to_string(), row);
+            }
+        }
+        Ok(learned)
+    }
+}
+
 /// IDF of a word missing from the background list: it is rarer than any listed word.
 const UNKNOWN_IDF: f32 = 11.0;
 /// Multipliers of the rules. Chosen by 5-fold macro-F1 on the two shared data sets: a negated
@@ -76,6 +119,7 @@ embedded! {
     polarity => "polarity.tsv",
     learned => "polarity_learned.tsv",
     emotions => "emotions.tsv",
+    emotions_learned => "emotions_learned.tsv",
     emoticons => "emoticons.tsv",
     topics => "topics.tsv",
     crisis => "crisis.toml",
@@ -93,11 +137,15 @@ enum Role {
     Adversative,
 }
 
+const NO_ROW: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TermInfo {
     curated: f32,
     /// The learned weight (`polarity_learned.tsv`), kept here so a hit needs one look-up.
     learned: f32,
+    /// Its row in the learned emotion weights, or `NO_ROW`.
+    emotion_row: u32,
     emotion: Option<(u8, f32)>,
     role: Role,
     topics: u16,
@@ -113,6 +161,7 @@ impl Default for TermInfo {
         TermInfo {
             curated: 0.0,
             learned: 0.0,
+            emotion_row: NO_ROW,
             emotion: None,
             role: Role::Plain,
             topics: 0,
@@ -226,6 +275,7 @@ pub(crate) struct Hit<'t> {
     pub term: &'t str,
     curated: f32,
     learned: f32,
+    emotion_row: u32,
     emotion: Option<(u8, f32)>,
     pub modifier: f32,
     clause: u32,
@@ -244,6 +294,11 @@ pub struct Engine {
     crisis: CrisisMatcher,
     normaliser: Normaliser,
     learned: Learned,
+    /// Learned emotion weights by row (terms point here through `TermInfo::emotion_row`).
+    emotion_rows: Vec<[f32; 6]>,
+    emotion_bias: [f32; 6],
+    /// Each emoticon's learned emotion weights, if it has any.
+    emoticon_rows: Vec<Option<[f32; 6]>>,
 }
 
 fn data_lines(text: &str) -> impl Iterator<Item = &str> {
@@ -372,8 +427,12 @@ impl Engine {
             crisis: CrisisMatcher::new(&d.crisis)?,
             normaliser: Normaliser::new(&d.t2s, &keys),
             learned: Learned::default(),
+            emotion_rows: Vec::new(),
+            emotion_bias: [0.0; 6],
+            emoticon_rows: Vec::new(),
         };
         engine.set_learned(Learned::parse(&d.learned)?);
+        engine.set_learned_emotions(LearnedEmotions::parse(&d.emotions_learned)?);
         Ok(engine)
     }
 
@@ -386,6 +445,68 @@ impl Engine {
             self.terms.entry(term.clone()).or_default().learned = w;
         }
         self.learned = learned;
+    }
+
+    /// Replaces the learned emotion weights (k-fold evaluation trains one set per fold). With
+    /// none, the dominant emotion comes from the curated lexicon alone.
+    pub fn set_learned_emotions(&mut self, learned: LearnedEmotions) {
+        for info in self.terms.values_mut() {
+            info.emotion_row = NO_ROW;
+        }
+        self.emotion_rows.clear();
+        self.emoticon_rows = vec![None; self.emoticons.len()];
+        for (term, row) in learned.weights {
+            if let Some(i) = self.emoticons.iter().position(|e| e.tag == term) {
+                self.emoticon_rows[i] = Some(row);
+                continue;
+            }
+            self.terms.entry(term).or_default().emotion_row = self.emotion_rows.len() as u32;
+            self.emotion_rows.push(row);
+        }
+        self.emotion_bias = learned.bias;
+    }
+
+    /// Emotion features of a text for training: the terms that are not negated, with their
+    /// degree, and the emoticons.
+    pub(crate) fn emotion_features(&self, text: &str) -> Vec<(String, f32)> {
+        self.read(text, |normalised, _, _, hits| {
+            hits.iter()
+                .filter(|h| !h.negated)
+                .map(|h| (h.term.to_string(), h.degree))
+                .chain(
+                    normalised
+                        .emoticons
+                        .iter()
+                        .map(|&i| (self.emoticons[i].tag.clone(), 1.0)),
+                )
+                .collect()
+        })
+    }
+
+    /// Probabilities of `EMOTION_CLASSES` from the learned weights; `None` when no term or
+    /// emoticon of the text has a learned weight (the bias alone is no evidence).
+    fn emotion_probabilities(&self, hits: &[Hit<'_>], emoticons: &[usize]) -> Option<[f32; 6]> {
+        let mut z = self.emotion_bias;
+        let mut evidence = false;
+        let mut add = |row: &[f32; 6], x: f32| {
+            evidence = true;
+            for (zc, w) in z.iter_mut().zip(row) {
+                *zc += w * x;
+            }
+        };
+        for h in hits
+            .iter()
+            .filter(|h| !h.negated && h.emotion_row != NO_ROW)
+        {
+            add(&self.emotion_rows[h.emotion_row as usize], h.degree);
+        }
+        for row in emoticons
+            .iter()
+            .filter_map(|&i| self.emoticon_rows[i].as_ref())
+        {
+            add(row, 1.0);
+        }
+        evidence.then(|| softmax(z))
     }
 
     /// The topics of `topics.tsv` in order: (id, Chinese name).
@@ -532,6 +653,7 @@ impl Engine {
                 term: word,
                 curated: info.map_or(0.0, |i| i.curated),
                 learned: info.map_or(0.0, |i| i.learned),
+                emotion_row: info.map_or(NO_ROW, |i| i.emotion_row),
                 emotion: info.and_then(|i| i.emotion),
                 clause,
                 modifier: degree * if negated { NEGATED } else { 1.0 },
@@ -716,22 +838,15 @@ impl Engine {
         };
         effects.sort_by(|a, b| b.weight.abs().total_cmp(&a.weight.abs()));
 
-        let total: f32 = emotions.iter().sum();
-        let emotion = if total >= 0.8 {
-            let (best, _) = emotions
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .expect("seven classes");
-            Some(EMOTIONS[best])
-        } else {
+        let learned = if self.emotion_rows.is_empty() {
             None
+        } else {
+            self.emotion_probabilities(hits, &normalised.emoticons)
         };
-        if total > 0.0 {
-            for e in &mut emotions {
-                *e = round3(*e / total);
-            }
-        }
+        let (emotions, emotion) = match learned {
+            Some(p) => learned_emotions(p, &emotions, crisis.risk != Risk::None),
+            None => lexicon_emotions(emotions),
+        };
 
         let topic_bits = infos.iter().flatten().fold(0u16, |bits, i| bits | i.topics);
         let topics = (0..self.topics.len())
@@ -796,6 +911,91 @@ fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<Str
         .take(top)
         .map(|(w, _, _)| w.to_string())
         .collect()
+}
+
+fn softmax(z: [f32; 6]) -> [f32; 6] {
+    let max = z.iter().cloned().fold(f32::MIN, f32::max);
+    let mut e = z.map(|v| (v - max).exp());
+    let sum: f32 = e.iter().sum();
+    for v in &mut e {
+        *v /= sum;
+    }
+    e
+}
+
+/// Seven shares from the curated lexicon's scores, and the dominant emotion when the evidence
+/// is strong enough.
+fn lexicon_emotions(mut scores: [f32; 7]) -> ([f32; 7], Option<&'static str>) {
+    let total: f32 = scores.iter().sum();
+    let emotion = (total >= 0.8).then(|| {
+        let (best, _) = scores
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .expect("seven classes");
+        EMOTIONS[best]
+    });
+    if total > 0.0 {
+        for e in &mut scores {
+            *e = round3(*e / total);
+        }
+    }
+    (scores, emotion)
+}
+
+/// Seven shares from the learned model's six classes: joy is split between 乐 and 好, and anger
+/// between 怒 and 恶, as the curated lexicon's evidence splits them (the labelled data does not
+/// tell them apart), and the seven are scaled to sum to 1; "no emotion" decides only whether
+/// there is a dominant one. Crisis language is never joy: what the model gives joy goes to
+/// sadness.
+fn learned_emotions(
+    p: [f32; 6],
+    lexicon: &[f32; 7],
+    crisis: bool,
+) -> ([f32; 7], Option<&'static str>) {
+    let share = |a: f32, b: f32| if a + b > 0.0 { b / (a + b) } else { 0.0 };
+    let like = share(lexicon[0], lexicon[1]);
+    let disgust = share(lexicon[2], lexicon[5]);
+    let (mut joy, mut sad) = (p[0], p[2]);
+    if crisis {
+        sad += joy;
+        joy = 0.0;
+    }
+    let seven = [
+        joy * (1.0 - like),
+        joy * like,
+        p[1] * (1.0 - disgust),
+        sad,
+        p[3],
+        p[1] * disgust,
+        p[4],
+    ];
+    let classes = [joy, p[1], sad, p[3], p[4]];
+    let (best, best_p) = classes
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .expect("five classes");
+    let emotion = if *best_p <= p[5] && !crisis {
+        None
+    } else {
+        Some(match best {
+            0 if like > 0.5 => "好",
+            0 => "乐",
+            1 if disgust > 0.5 => "恶",
+            1 => "怒",
+            2 => "哀",
+            3 => "惧",
+            _ => "惊",
+        })
+    };
+    let total: f32 = seven.iter().sum();
+    let shares = if total > 0.0 {
+        seven.map(|v| round3(v / total))
+    } else {
+        seven
+    };
+    (shares, emotion)
 }
 
 /// A text with redaction placeholders (〔…〕) blanked out.
