@@ -340,3 +340,41 @@ pub fn render_emotions(learned: &super::LearnedEmotions, provenance: &str) -> St
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learned_emotions_decide_the_dominant_emotion() {
+        let mut engine = Engine::embedded().unwrap();
+        // Words the curated lexicon gives no emotion, each taught one class.
+        let mut examples = Vec::new();
+        for i in 0..20 {
+            let n = ["一", "二", "三", "四"][i % 4];
+            examples.push(EmotionExample {
+                text: format!("第{n}次看到苹果"),
+                class: 0,
+            });
+            examples.push(EmotionExample {
+                text: format!("第{n}次看到香蕉"),
+                class: 3,
+            });
+            examples.push(EmotionExample {
+                text: format!("第{n}次看到桌子"),
+                class: 5,
+            });
+        }
+        let learned = train_emotions(&engine, &examples, &TrainOptions::default());
+        assert!(learned.weights.contains_key("苹果"));
+        engine.set_learned_emotions(learned);
+        assert_eq!(engine.analyze("又看到苹果").emotion, Some("乐"));
+        assert_eq!(engine.analyze("又看到香蕉").emotion, Some("惧"));
+        assert_eq!(engine.analyze("又看到桌子").emotion, None);
+        let a = engine.analyze("又看到香蕉");
+        assert!((a.emotions.iter().sum::<f32>() - 1.0).abs() < 0.01);
+        // Without learned weights the lexicon decides, and these words carry nothing.
+        engine.set_learned_emotions(Default::default());
+        assert_eq!(engine.analyze("又看到香蕉").emotion, None);
+    }
+}
