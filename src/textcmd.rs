@@ -26,32 +26,76 @@ fn is_csv(output: Option<&Path>) -> bool {
     output.is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
 }
 
-/// The JSON object of one scored text, with the field names checks rely on.
-pub fn analysis_json(id: &str, a: &Analysis) -> serde_json::Value {
-    // f32 → f64 would print 0.635 as 0.6349999904632568.
-    let r3 = |x: f32| (x as f64 * 1000.0).round() / 1000.0;
-    let emotions: serde_json::Map<String, serde_json::Value> = EMOTIONS
+/// f32 → f64 would print 0.635 as 0.6349999904632568.
+fn r3(x: f32) -> f64 {
+    (x as f64 * 1000.0).round() / 1000.0
+}
+
+/// The seven emotion scores as a JSON object keyed by class.
+struct SevenScores<'a>(&'a [f32; 7]);
+
+impl serde::Serialize for SevenScores<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(7))?;
+        for (k, v) in EMOTIONS.iter().zip(self.0) {
+            map.serialize_entry(k, &r3(*v))?;
+        }
+        map.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct TermRow<'a> {
+    term: &'a str,
+    weight: f64,
+    rule: &'a str,
+}
+
+fn term_rows(a: &Analysis) -> Vec<TermRow<'_>> {
+    a.terms
         .iter()
-        .zip(a.emotions)
-        .map(|(k, v)| (k.to_string(), json!(r3(v))))
-        .collect();
-    let terms: Vec<serde_json::Value> = a
-        .terms
-        .iter()
-        .map(|t| json!({ "term": t.term, "weight": r3(t.weight), "rule": t.rule }))
-        .collect();
-    json!({
-        "id": id,
-        "polarity": a.polarity.name(),
-        "score": r3(a.score),
-        "emotion": a.emotion,
-        "emotions": emotions,
-        "risk": a.risk.name(),
-        "risk_terms": a.risk_terms,
-        "topics": a.topics,
-        "keywords": a.keywords,
-        "terms": terms,
-    })
+        .map(|t| TermRow {
+            term: &t.term,
+            weight: r3(t.weight),
+            rule: &t.rule,
+        })
+        .collect()
+}
+
+/// One scored text as output, with the field names checks rely on. Serialised straight to
+/// bytes: no intermediate JSON values.
+#[derive(serde::Serialize)]
+struct ScoredRow<'a> {
+    id: &'a str,
+    polarity: &'static str,
+    score: f64,
+    emotion: Option<&'static str>,
+    emotions: SevenScores<'a>,
+    risk: &'static str,
+    risk_terms: &'a [String],
+    topics: &'a [&'static str],
+    keywords: &'a [String],
+    terms: Vec<TermRow<'a>>,
+}
+
+/// One JSON line for a scored text.
+pub fn analysis_json_line(id: &str, a: &Analysis) -> Vec<u8> {
+    let row = ScoredRow {
+        id,
+        polarity: a.polarity.name(),
+        score: r3(a.score),
+        emotion: a.emotion,
+        emotions: SevenScores(&a.emotions),
+        risk: a.risk.name(),
+        risk_terms: &a.risk_terms,
+        topics: &a.topics,
+        keywords: &a.keywords,
+        terms: term_rows(a),
+    };
+    let mut line = serde_json::to_vec(&row).expect("a scored row serialises");
+    line.push(b'\n');
+    line
 }
 
 /// Runs `work` over a batch on two threads and returns the results in order.
@@ -85,7 +129,7 @@ fn pipeline<R: Send>(
     input_path: &str,
     text_column: &str,
     id_column: Option<&str>,
-    work: impl Fn(&str) -> R + Sync,
+    work: impl Fn(&str, &str) -> R + Sync,
     mut emit: impl FnMut(&str, R) -> Result<()>,
 ) -> Result<(u64, u64)> {
     type Batch = (u64, Vec<(String, String)>);
@@ -144,7 +188,7 @@ fn pipeline<R: Send>(
                 let Ok((seq, batch)) = batch_rx.lock().expect("queue").recv() else {
                     return;
                 };
-                let results = batch.iter().map(|(_, text)| work(text)).collect();
+                let results = batch.iter().map(|(id, text)| work(id, text)).collect();
                 if done_tx.send((seq, batch, results)).is_err() {
                     return;
                 }
@@ -203,34 +247,37 @@ pub fn score(
     } else {
         Sink::Json(out)
     };
-    let counts = pipeline(
-        input,
-        text_column,
-        id_column,
-        |text| engine.analyze(text),
-        |id, a| {
-            let j = analysis_json(id, &a);
-            match &mut sink {
-                Sink::Csv(w) => w.write_record([
+    let counts = match &mut sink {
+        // JSON lines are written by the scoring workers; the writer only copies bytes.
+        Sink::Json(out) => pipeline(
+            input,
+            text_column,
+            id_column,
+            |id, text| analysis_json_line(id, &engine.analyze(text)),
+            |_, line| Ok(out.write_all(&line)?),
+        )?,
+        Sink::Csv(w) => pipeline(
+            input,
+            text_column,
+            id_column,
+            |_, text| engine.analyze(text),
+            |id, a| {
+                w.write_record([
                     id,
                     a.polarity.name(),
                     &a.score.to_string(),
                     a.emotion.unwrap_or(""),
-                    &j["emotions"].to_string(),
+                    &serde_json::to_string(&SevenScores(&a.emotions))?,
                     a.risk.name(),
                     &a.risk_terms.join("|"),
                     &a.topics.join("|"),
                     &a.keywords.join("|"),
-                    &j["terms"].to_string(),
-                ])?,
-                Sink::Json(out) => {
-                    serde_json::to_writer(&mut *out, &j)?;
-                    out.write_all(b"\n")?;
-                }
-            }
-            Ok(())
-        },
-    )?;
+                    &serde_json::to_string(&term_rows(&a))?,
+                ])?;
+                Ok(())
+            },
+        )?,
+    };
     match sink {
         Sink::Csv(mut w) => w.flush()?,
         Sink::Json(mut out) => out.flush()?,
@@ -259,7 +306,7 @@ pub fn segment(
         input,
         text_column,
         id_column,
-        |text| engine.segment(text),
+        |_, text| engine.segment(text),
         |id, tokens| {
             if csv_out {
                 let mut w = csv::Writer::from_writer(Vec::new());
