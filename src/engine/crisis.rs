@@ -249,6 +249,8 @@ pub struct CrisisMatcher {
     /// Every literal a match of some pattern must begin with, when all patterns have a finite
     /// set: one pass over the text rules most texts out before forty pattern scans.
     prefixes: Option<aho_corasick::AhoCorasick>,
+    /// For each literal of `prefixes`, the pattern (in tier order) it starts.
+    prefix_owner: Vec<usize>,
     cues: Option<CueMatcher>,
 }
 
@@ -302,15 +304,22 @@ impl CrisisMatcher {
         ];
         let negatives =
             Regex::new(&file.negatives.patterns.join("|")).context("crisis.toml [negatives]")?;
-        let prefixes = file
+        let sets = file
             .tier_patterns()
             .map(|p| prefix_literals(p))
-            .collect::<Option<Vec<_>>>()
-            .and_then(|sets| dfa(&sets.concat()).ok());
+            .collect::<Option<Vec<_>>>();
+        let prefix_owner: Vec<usize> = sets.as_ref().map_or_else(Vec::new, |sets| {
+            sets.iter()
+                .enumerate()
+                .flat_map(|(i, set)| std::iter::repeat_n(i, set.len()))
+                .collect()
+        });
+        let prefixes = sets.and_then(|sets| dfa(&sets.concat()).ok());
         Ok(CrisisMatcher {
             tiers,
             negatives,
             prefixes,
+            prefix_owner,
             cues: CueMatcher::new(&file.cues)?,
         })
     }
@@ -330,14 +339,28 @@ impl CrisisMatcher {
         } else {
             normalised.into()
         };
-        let patterns_may_match = self
-            .prefixes
-            .as_ref()
-            .is_none_or(|p| p.is_match(compact.as_ref()))
-            && self
-                .tiers
+        // Only the patterns whose first literals occur in the text can match: one pass of the
+        // literal automaton picks them, instead of scanning with every pattern.
+        let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
+        let candidates: Vec<bool> = match &self.prefixes {
+            Some(p) => {
+                let mut c = vec![false; patterns];
+                for m in p.find_overlapping_iter(compact.as_ref()) {
+                    c[self.prefix_owner[m.pattern().as_usize()]] = true;
+                }
+                c
+            }
+            None => vec![true; patterns],
+        };
+        let candidate_regexes = || {
+            self.tiers
                 .iter()
-                .any(|(_, each)| each.iter().any(|r| r.is_match(&compact)));
+                .flat_map(|(risk, each)| each.iter().map(move |r| (*risk, r)))
+                .zip(&candidates)
+                .filter(|(_, c)| **c)
+                .map(|(rr, _)| rr)
+        };
+        let patterns_may_match = candidate_regexes().any(|(_, r)| r.is_match(&compact));
         // Masking only removes text, so cues that combine into nothing now never will.
         let cues_may_match = self
             .cues
@@ -355,15 +378,21 @@ impl CrisisMatcher {
             terms: Vec::new(),
         };
         if patterns_may_match {
-            for (risk, each) in &self.tiers {
-                let terms: Vec<String> = each
-                    .iter()
-                    .filter_map(|r| r.find(&masked).map(|m| m.as_str().to_string()))
-                    .collect();
-                if !terms.is_empty() {
-                    result = CrisisResult { risk: *risk, terms };
+            // Tiers come highest first; the first tier with a match decides.
+            let mut found: Option<(Risk, Vec<String>)> = None;
+            for (risk, r) in candidate_regexes() {
+                if found.as_ref().is_some_and(|(t, _)| *t != risk) {
                     break;
                 }
+                if let Some(m) = r.find(&masked) {
+                    found
+                        .get_or_insert_with(|| (risk, Vec::new()))
+                        .1
+                        .push(m.as_str().to_string());
+                }
+            }
+            if let Some((risk, terms)) = found {
+                result = CrisisResult { risk, terms };
             }
         }
         if cues_may_match {
