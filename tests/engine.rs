@@ -293,3 +293,46 @@ fn segment_and_eval_commands() {
     assert_eq!(report["items"], 4);
     assert_eq!(report["accuracy"], 1.0);
 }
+
+#[test]
+fn the_brief_analysis_scores_as_the_full_one() {
+    // Ingest uses analyze_brief (no explanations, no keywords): every stored field must agree.
+    let mut texts: Vec<String> = crisis_set("crisis_sentences.tsv")
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    texts.extend(
+        [
+            "",
+            "感谢医护人员，你们辛苦了！",
+            "不太满意，但是服务还行",
+            "😀😀😀",
+            "隔离第十天[泪]",
+        ]
+        .map(String::from),
+    );
+    for t in &texts {
+        let (full, brief) = (ENGINE.analyze(t), ENGINE.analyze_brief(t));
+        assert_eq!(
+            (
+                full.polarity,
+                full.score,
+                full.emotion,
+                full.risk,
+                &full.topics,
+                &full.risk_terms
+            ),
+            (
+                brief.polarity,
+                brief.score,
+                brief.emotion,
+                brief.risk,
+                &brief.topics,
+                &brief.risk_terms
+            ),
+            "{t}"
+        );
+        assert_eq!(full.emotions, brief.emotions, "{t}");
+        assert!(brief.terms.is_empty() && brief.keywords.is_empty());
+    }
+}

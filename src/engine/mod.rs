@@ -737,7 +737,15 @@ impl Engine {
 
     pub fn analyze(&self, text: &str) -> Analysis {
         self.read(text, |normalised, tokens, infos, hits| {
-            self.analysis_of(normalised, tokens, infos, &hits)
+            self.analysis_of(normalised, tokens, infos, &hits, true)
+        })
+    }
+
+    /// The analysis without explanations (`terms`) or keywords: the same polarity, score,
+    /// emotions, risk and topics, for ingest, which stores only those.
+    pub fn analyze_brief(&self, text: &str) -> Analysis {
+        self.read(text, |normalised, tokens, infos, hits| {
+            self.analysis_of(normalised, tokens, infos, &hits, false)
         })
     }
 
@@ -747,6 +755,7 @@ impl Engine {
         tokens: &[&str],
         infos: &[Option<&TermInfo>],
         hits: &[Hit<'_>],
+        explain: bool,
     ) -> Analysis {
         let mut raw = 0.0f32;
         let mut emotions = [0.0f32; 7];
@@ -787,6 +796,11 @@ impl Engine {
             }
             pending.push((e.polarity, Pending::Emoticon(&e.tag)));
         }
+        // Whether anything moved the score decides "neutral" even when nothing is explained.
+        let mut evidence = !pending.is_empty();
+        if !explain {
+            pending.clear();
+        }
         pending.sort_unstable_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
         pending.truncate(MAX_TERMS);
         let mut effects: Vec<TermEffect> = pending
@@ -811,11 +825,14 @@ impl Engine {
             let floor = -1.5 - (raw + self.learned.bias).max(0.0);
             if let Some(term) = crisis.terms.first() {
                 raw += floor;
-                effects.push(TermEffect {
-                    term: term.clone(),
-                    weight: round3(floor),
-                    rule: format!("crisis language ({})", crisis.risk.name()),
-                });
+                evidence = true;
+                if explain {
+                    effects.push(TermEffect {
+                        term: term.clone(),
+                        weight: round3(floor),
+                        rule: format!("crisis language ({})", crisis.risk.name()),
+                    });
+                }
             }
             for class in [0, 1] {
                 emotions[3] += emotions[class];
@@ -823,7 +840,7 @@ impl Engine {
             }
             emotions[3] += 1.0;
         }
-        let (polarity, score) = if effects.is_empty() {
+        let (polarity, score) = if !evidence {
             (Polarity::Neutral, 0.0)
         } else {
             let score = ((raw + self.learned.bias) / 2.0).tanh();
@@ -861,7 +878,11 @@ impl Engine {
             risk: crisis.risk,
             risk_terms: crisis.terms,
             topics,
-            keywords: keywords(tokens, infos, 5),
+            keywords: if explain {
+                keywords(tokens, infos, 5)
+            } else {
+                Vec::new()
+            },
             terms: effects,
         }
     }

@@ -414,7 +414,8 @@ pub(crate) fn engine_values(engine: &Engine, text: Option<&str>, scored_at: &str
     let Some(text) = text else {
         return vec![Value::Null; ENGINE_COLUMNS.len()];
     };
-    let a = engine.analyze(text);
+    // Ingest stores no explanations or keywords, so it skips them.
+    let a = engine.analyze_brief(text);
     vec![
         Value::Text(a.polarity.name().into()),
         Value::Double((a.score as f64 * 1000.0).round() / 1000.0),
