@@ -908,25 +908,19 @@ fn keyword_candidates<'a>(
 
 /// The top words by TF-IDF against the background frequency list.
 fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<String> {
-    let mut scores: Vec<(&str, f32, usize)> = if tokens.len() <= 256 {
-        // Most texts are short: a vector searched linearly beats a map.
-        let mut scores: Vec<(&str, f32, usize)> = Vec::with_capacity(tokens.len());
-        for (pos, w, idf) in keyword_candidates(tokens, infos) {
-            match scores.iter_mut().find(|s| s.0 == w) {
-                Some(s) => s.1 += idf,
-                None => scores.push((w, idf, pos)),
-            }
+    // Candidates sorted by word, so repeats of a word sit together and sum in one pass.
+    let mut candidates: Vec<(&str, f32, usize)> = keyword_candidates(tokens, infos)
+        .map(|(pos, w, idf)| (w, idf, pos))
+        .collect();
+    candidates.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.2.cmp(&b.2)));
+    let mut scores: Vec<(&str, f32, usize)> = Vec::with_capacity(candidates.len());
+    for (w, idf, pos) in candidates {
+        match scores.last_mut() {
+            Some(last) if last.0 == w => last.1 += idf,
+            _ => scores.push((w, idf, pos)),
         }
-        scores
-    } else {
-        let mut map: FxHashMap<&str, (f32, usize)> =
-            FxHashMap::with_capacity_and_hasher(tokens.len(), Default::default());
-        for (pos, w, idf) in keyword_candidates(tokens, infos) {
-            map.entry(w).or_insert((0.0, pos)).0 += idf;
-        }
-        map.into_iter().map(|(w, (s, p))| (w, s, p)).collect()
-    };
-    scores.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+    }
+    scores.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
     scores
         .into_iter()
         .take(top)
