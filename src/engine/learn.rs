@@ -43,24 +43,20 @@ impl Default for TrainOptions {
 }
 
 struct Doc {
-    features: Vec<(u32, f32)>,
+    features: Vec<(usize, f32)>,
     offset: f32,
     positive: bool,
 }
 
-/// Features of many texts on both cores.
-fn featurise(engine: &Engine, examples: &[Example]) -> Vec<(Vec<(String, f32)>, f32)> {
-    let half = examples.len().div_ceil(2).max(1);
+/// `f` over many items on both cores, in order.
+fn on_both_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let half = items.len().div_ceil(2).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = examples
+        let handles: Vec<_> = items
             .chunks(half)
             .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|e| engine.features(&e.text))
-                        .collect::<Vec<_>>()
-                })
+                let f = &f;
+                scope.spawn(move || chunk.iter().map(f).collect::<Vec<_>>())
             })
             .collect();
         handles
@@ -70,10 +66,13 @@ fn featurise(engine: &Engine, examples: &[Example]) -> Vec<(Vec<(String, f32)>, 
     })
 }
 
-pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Learned {
-    let featurised = featurise(engine, examples);
+/// The features seen in at least `min_docs` documents, sorted, with their ids.
+fn vocabulary<'a>(
+    docs: impl Iterator<Item = &'a [(String, f32)]>,
+    min_docs: usize,
+) -> (Vec<&'a str>, FxHashMap<&'a str, usize>) {
     let mut doc_freq: FxHashMap<&str, usize> = FxHashMap::default();
-    for (features, _) in &featurised {
+    for features in docs {
         let mut seen: Vec<&str> = features.iter().map(|(t, _)| t.as_str()).collect();
         seen.sort_unstable();
         seen.dedup();
@@ -83,32 +82,41 @@ pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Lear
     }
     let mut vocabulary: Vec<&str> = doc_freq
         .iter()
-        .filter(|(_, &n)| n >= opts.min_docs)
+        .filter(|(_, &n)| n >= min_docs)
         .map(|(t, _)| *t)
         .collect();
     vocabulary.sort_unstable();
-    let ids: FxHashMap<&str, u32> = vocabulary
+    let ids = vocabulary
         .iter()
         .enumerate()
-        .map(|(i, t)| (*t, i as u32))
+        .map(|(i, t)| (*t, i))
         .collect();
+    (vocabulary, ids)
+}
+
+/// A document's features by id, repeats summed, unknown ones dropped.
+fn by_id(features: &[(String, f32)], ids: &FxHashMap<&str, usize>) -> Vec<(usize, f32)> {
+    let mut merged: FxHashMap<usize, f32> = FxHashMap::default();
+    for (t, x) in features {
+        if let Some(&id) = ids.get(t.as_str()) {
+            *merged.entry(id).or_default() += x;
+        }
+    }
+    let mut out: Vec<(usize, f32)> = merged.into_iter().collect();
+    out.sort_unstable_by_key(|(id, _)| *id);
+    out
+}
+
+pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Learned {
+    let featurised = on_both_cores(examples, |e| engine.features(&e.text));
+    let (vocabulary, ids) = vocabulary(featurised.iter().map(|(f, _)| f.as_slice()), opts.min_docs);
     let mut docs: Vec<Doc> = featurised
         .iter()
         .zip(examples)
-        .map(|((features, offset), e)| {
-            let mut merged: FxHashMap<u32, f32> = FxHashMap::default();
-            for (t, x) in features {
-                if let Some(&id) = ids.get(t.as_str()) {
-                    *merged.entry(id).or_default() += x;
-                }
-            }
-            let mut features: Vec<(u32, f32)> = merged.into_iter().collect();
-            features.sort_unstable_by_key(|(id, _)| *id);
-            Doc {
-                features,
-                offset: *offset,
-                positive: e.positive,
-            }
+        .map(|((features, offset), e)| Doc {
+            features: by_id(features, &ids),
+            offset: *offset,
+            positive: e.positive,
         })
         .collect();
 
@@ -131,13 +139,13 @@ pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Lear
                 + d.offset
                 + d.features
                     .iter()
-                    .map(|(id, x)| weights[*id as usize] * x)
+                    .map(|(id, x)| weights[*id] * x)
                     .sum::<f32>();
             let p = 1.0 / (1.0 + (-z).exp());
             let y = if d.positive { 1.0 } else { 0.0 };
             let g = (p - y) * if d.positive { w_pos } else { w_neg };
             for (id, x) in &d.features {
-                let i = *id as usize;
+                let i = *id;
                 let grad = g * x + opts.l2 * weights[i];
                 squared[i] += grad * grad;
                 weights[i] -= opts.learning_rate * grad / squared[i].sqrt();
@@ -216,58 +224,12 @@ pub fn train_emotions(
     opts: &TrainOptions,
 ) -> super::LearnedEmotions {
     const K: usize = 6;
-    let half = examples.len().div_ceil(2).max(1);
-    let featurised: Vec<Vec<(String, f32)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = examples
-            .chunks(half)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|e| engine.emotion_features(&e.text))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("featurising thread"))
-            .collect()
-    });
-    let mut doc_freq: FxHashMap<&str, usize> = FxHashMap::default();
-    for features in &featurised {
-        let mut seen: Vec<&str> = features.iter().map(|(t, _)| t.as_str()).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for t in seen {
-            *doc_freq.entry(t).or_default() += 1;
-        }
-    }
-    let mut vocabulary: Vec<&str> = doc_freq
-        .iter()
-        .filter(|(_, &n)| n >= opts.min_docs)
-        .map(|(t, _)| *t)
-        .collect();
-    vocabulary.sort_unstable();
-    let ids: FxHashMap<&str, usize> = vocabulary
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (*t, i))
-        .collect();
+    let featurised = on_both_cores(examples, |e| engine.emotion_features(&e.text));
+    let (vocabulary, ids) = vocabulary(featurised.iter().map(Vec::as_slice), opts.min_docs);
     let mut docs: Vec<(Vec<(usize, f32)>, usize)> = featurised
         .iter()
         .zip(examples)
-        .map(|(features, e)| {
-            let mut merged: FxHashMap<usize, f32> = FxHashMap::default();
-            for (t, x) in features {
-                if let Some(&id) = ids.get(t.as_str()) {
-                    *merged.entry(id).or_default() += x;
-                }
-            }
-            let mut features: Vec<(usize, f32)> = merged.into_iter().collect();
-            features.sort_unstable_by_key(|(id, _)| *id);
-            (features, e.class.min(K - 1))
-        })
+        .map(|(features, e)| (by_id(features, &ids), e.class.min(K - 1)))
         .collect();
     let mut counts = [0usize; K];
     for (_, c) in &docs {
