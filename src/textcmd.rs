@@ -63,6 +63,20 @@ fn term_rows(a: &Analysis) -> Vec<TermRow<'_>> {
         .collect()
 }
 
+/// The output fields of `score`, in order (the CSV header; `ScoredRow` serialises the same).
+pub const SCORE_FIELDS: [&str; 10] = [
+    "id",
+    "polarity",
+    "score",
+    "emotion",
+    "emotions",
+    "risk",
+    "risk_terms",
+    "topics",
+    "keywords",
+    "terms",
+];
+
 /// One scored text as output, with the field names checks rely on. Serialised straight to
 /// bytes: no intermediate JSON values.
 #[derive(serde::Serialize)]
@@ -231,18 +245,7 @@ pub fn score(
     let out = output_writer(output)?;
     let mut sink = if is_csv(output) {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record([
-            "id",
-            "polarity",
-            "score",
-            "emotion",
-            "emotions",
-            "risk",
-            "risk_terms",
-            "topics",
-            "keywords",
-            "terms",
-        ])?;
+        w.write_record(SCORE_FIELDS)?;
         Sink::Csv(Box::new(w))
     } else {
         Sink::Json(out)

@@ -173,10 +173,7 @@ fn score_reports_a_malformed_row_and_goes_on() {
         "id",
     ]);
     assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = common::json_lines(&out.stdout);
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["id"], "1");
     assert_eq!(lines[0]["polarity"], "positive");
@@ -252,10 +249,7 @@ fn score_reads_gb18030_and_stdin_and_writes_csv_in_input_order() {
         .write_all("{\"text\": \"謝謝醫護人員\"}\n{\"text\": \"我不想活了\"}\n".as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = common::json_lines(&out.stdout);
     assert_eq!(lines[0]["polarity"], "positive");
     assert_eq!(lines[1]["risk"], "ideation");
 }

@@ -12,6 +12,14 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The JSON objects of JSON-lines output.
+pub fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub db: PathBuf,
