@@ -117,6 +117,7 @@ struct CueMatcher {
     /// The words of the categories every rule needs one of: a text without any is skipped
     /// before the frequent words (我, 想, 手 …) are looked for.
     anchors: aho_corasick::AhoCorasick,
+    anchor_words: Vec<String>,
 }
 
 /// Every rule of `CueRules` needs one of these (self-harm through its tool or injury, since
@@ -152,6 +153,7 @@ impl CueMatcher {
             words: aho_corasick::AhoCorasick::new(&words).context("crisis.toml [cues]")?,
             bits,
             anchors: dfa(&anchors).context("crisis.toml [cues]")?,
+            anchor_words: anchors,
         }))
     }
 
@@ -246,13 +248,18 @@ pub struct CrisisMatcher {
     /// Tiers from highest to lowest, each with its patterns.
     tiers: Vec<(Risk, Vec<Regex>)>,
     negatives: Regex,
-    /// Every literal a match of some pattern must begin with, when all patterns have a finite
-    /// set: one pass over the text rules most texts out before forty pattern scans.
-    prefixes: Option<aho_corasick::AhoCorasick>,
-    /// For each literal of `prefixes`, the pattern (in tier order) it starts.
-    prefix_owner: Vec<usize>,
     cues: Option<CueMatcher>,
+    /// One literal of every pattern (one that any match contains, picked to be rare) and the
+    /// cue anchors, in one automaton: a text holding none of them can match neither detector,
+    /// and that is most texts, so this one pass is all they cost. Where a text does hold some,
+    /// they say which patterns to run. None when some pattern has no such literals; then every
+    /// pattern runs on every text.
+    gate: Option<aho_corasick::AhoCorasick>,
+    /// For each literal of `gate`, the pattern (in tier order) it belongs to, or `CUE_ANCHOR`.
+    gate_owner: Vec<usize>,
 }
+
+const CUE_ANCHOR: usize = usize::MAX;
 
 /// A full DFA: these automata gate every text, and a DFA searches fastest for a few hundred
 /// short literals.
@@ -264,15 +271,96 @@ fn dfa<P: AsRef<[u8]>>(
         .build(literals)
 }
 
-/// The literals any match of `pattern` starts with, or None when they cannot be listed.
-fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::parse(pattern).ok()?;
-    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
-    let literals = seq.literals()?;
-    if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
-        return None;
+/// Literals one of which every match of `pattern` contains, chosen to be rare: from each
+/// sequence the part whose commonest literal is rarest (`rarity`, the background IDF), so that
+/// `(今晚|现在).{0,12}(自杀|跳楼)` is gated on 自杀 and 跳楼, not on 现在. None when some
+/// branch of the pattern has no such part.
+fn necessary_literals(pattern: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    /// Crossing consecutive exact parts stops past this many literals.
+    const MAX_CROSS: usize = 64;
+    /// The literals, and whether a match of `h` is exactly one of them.
+    fn walk(h: &Hir, rarity: &dyn Fn(&[u8]) -> f32) -> Option<(Vec<Vec<u8>>, bool)> {
+        match h.kind() {
+            HirKind::Literal(l) => Some((vec![l.0.to_vec()], true)),
+            HirKind::Class(Class::Unicode(c)) => {
+                let chars: Vec<char> = c
+                    .iter()
+                    .flat_map(|r| r.start()..=r.end())
+                    .take(17)
+                    .collect();
+                (chars.len() <= 16).then(|| {
+                    let set = chars.iter().map(|c| c.to_string().into_bytes()).collect();
+                    (set, true)
+                })
+            }
+            HirKind::Capture(c) => walk(&c.sub, rarity),
+            HirKind::Repetition(r) if r.min >= 1 => {
+                walk(&r.sub, rarity).map(|(set, exact)| (set, exact && r.max == Some(1)))
+            }
+            HirKind::Alternation(branches) => {
+                let mut all = Vec::new();
+                let mut exact = true;
+                for b in branches {
+                    let (set, e) = walk(b, rarity)?;
+                    all.extend(set);
+                    exact &= e;
+                }
+                Some((all, exact))
+            }
+            HirKind::Concat(parts) => {
+                let score = |set: &Vec<Vec<u8>>| {
+                    set.iter().map(|l| rarity(l)).fold(f32::INFINITY, f32::min)
+                };
+                let walked: Vec<Option<(Vec<Vec<u8>>, bool)>> =
+                    parts.iter().map(|p| walk(p, rarity)).collect();
+                let mut candidates: Vec<Vec<Vec<u8>>> = Vec::new();
+                // Runs of exact parts crossed into longer literals (吞|吃 + 了 → 吞了, 吃了).
+                let mut run: Option<Vec<Vec<u8>>> = None;
+                for w in &walked {
+                    match w {
+                        Some((set, true)) => {
+                            let crossed = match run.take() {
+                                None => set.clone(),
+                                Some(prev) if prev.len() * set.len() <= MAX_CROSS => prev
+                                    .iter()
+                                    .flat_map(|a| {
+                                        set.iter().map(move |b| [a.clone(), b.clone()].concat())
+                                    })
+                                    .collect(),
+                                Some(prev) => {
+                                    candidates.push(prev);
+                                    set.clone()
+                                }
+                            };
+                            run = Some(crossed);
+                        }
+                        _ => {
+                            if let Some(prev) = run.take() {
+                                candidates.push(prev);
+                            }
+                        }
+                    }
+                    if let Some((set, _)) = w {
+                        candidates.push(set.clone());
+                    }
+                }
+                let whole = walked.iter().all(|w| matches!(w, Some((_, true))));
+                if let Some(prev) = run {
+                    candidates.push(prev);
+                }
+                let best = candidates
+                    .into_iter()
+                    .max_by(|a, b| score(a).total_cmp(&score(b)))?;
+                Some((best, whole && parts.len() == 1))
+            }
+            _ => None,
+        }
     }
-    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+    let hir = regex_syntax::parse(pattern).ok()?;
+    walk(&hir, rarity)
+        .map(|(set, _)| set)
+        .filter(|set| !set.is_empty() && set.iter().all(|l| !l.is_empty()))
 }
 
 /// The tier and the phrases that matched.
@@ -282,7 +370,8 @@ pub struct CrisisResult {
 }
 
 impl CrisisMatcher {
-    pub fn new(toml_text: &str) -> Result<CrisisMatcher> {
+    /// `rarity` rates a literal for the gate: the higher, the fewer texts hold it.
+    pub fn new(toml_text: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Result<CrisisMatcher> {
         let file: CrisisFile = toml::from_str(toml_text).context("crisis.toml")?;
         // One Regex per pattern, not a RegexSet: a single regex searches for its literals
         // first (memchr, Aho-Corasick) and runs its automaton only where they occur, while a set
@@ -304,32 +393,43 @@ impl CrisisMatcher {
         ];
         let negatives =
             Regex::new(&file.negatives.patterns.join("|")).context("crisis.toml [negatives]")?;
-        let sets = file
+        let cues = CueMatcher::new(&file.cues)?;
+        let necessary = file
             .tier_patterns()
-            .map(|p| prefix_literals(p))
+            .map(|p| necessary_literals(p, rarity))
             .collect::<Option<Vec<_>>>();
-        let prefix_owner: Vec<usize> = sets.as_ref().map_or_else(Vec::new, |sets| {
-            sets.iter()
-                .enumerate()
-                .flat_map(|(i, set)| std::iter::repeat_n(i, set.len()))
-                .collect()
+        let mut gate_owner = Vec::new();
+        let gate = necessary.and_then(|sets| {
+            let mut literals: Vec<Vec<u8>> = Vec::new();
+            for (i, set) in sets.into_iter().enumerate() {
+                gate_owner.extend(std::iter::repeat_n(i, set.len()));
+                literals.extend(set);
+            }
+            if let Some(c) = &cues {
+                gate_owner.extend(std::iter::repeat_n(CUE_ANCHOR, c.anchor_words.len()));
+                literals.extend(c.anchor_words.iter().map(|w| w.as_bytes().to_vec()));
+            }
+            dfa(&literals).ok()
         });
-        let prefixes = sets.and_then(|sets| dfa(&sets.concat()).ok());
         Ok(CrisisMatcher {
             tiers,
             negatives,
-            prefixes,
-            prefix_owner,
-            cues: CueMatcher::new(&file.cues)?,
+            cues,
+            gate,
+            gate_owner,
         })
     }
 
-    /// Whether the literal prefilter is in use (every pattern has a finite set of prefixes).
-    pub fn prefiltered(&self) -> bool {
-        self.prefixes.is_some()
+    /// Whether the gate is in use (every pattern has literals to gate on).
+    pub fn gated(&self) -> bool {
+        self.gate.is_some()
     }
 
     pub fn assess(&self, normalised: &str) -> CrisisResult {
+        let none = || CrisisResult {
+            risk: Risk::None,
+            terms: Vec::new(),
+        };
         let compact: std::borrow::Cow<str> = if normalised.contains(char::is_whitespace) {
             normalised
                 .chars()
@@ -339,18 +439,25 @@ impl CrisisMatcher {
         } else {
             normalised.into()
         };
-        // Only the patterns whose first literals occur in the text can match: one pass of the
-        // literal automaton picks them, instead of scanning with every pattern.
         let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
-        let candidates: Vec<bool> = match &self.prefixes {
-            Some(p) => {
-                let mut c = vec![false; patterns];
-                for m in p.find_overlapping_iter(compact.as_ref()) {
-                    c[self.prefix_owner[m.pattern().as_usize()]] = true;
+        let (candidates, anchored): (Vec<bool>, bool) = match &self.gate {
+            Some(gate) => {
+                let mut candidates = vec![false; patterns];
+                let mut anchored = false;
+                let mut any = false;
+                for m in gate.find_overlapping_iter(compact.as_ref()) {
+                    any = true;
+                    match self.gate_owner[m.pattern().as_usize()] {
+                        CUE_ANCHOR => anchored = true,
+                        i => candidates[i] = true,
+                    }
                 }
-                c
+                if !any {
+                    return none();
+                }
+                (candidates, anchored)
             }
-            None => vec![true; patterns],
+            None => (vec![true; patterns], true),
         };
         let candidate_regexes = || {
             self.tiers
@@ -362,15 +469,13 @@ impl CrisisMatcher {
         };
         let patterns_may_match = candidate_regexes().any(|(_, r)| r.is_match(&compact));
         // Masking only removes text, so cues that combine into nothing now never will.
-        let cues_may_match = self
-            .cues
-            .as_ref()
-            .is_some_and(|c| c.assess(&compact).is_some());
+        let cues_may_match = anchored
+            && self
+                .cues
+                .as_ref()
+                .is_some_and(|c| c.assess(&compact).is_some());
         if !patterns_may_match && !cues_may_match {
-            return CrisisResult {
-                risk: Risk::None,
-                terms: Vec::new(),
-            };
+            return none();
         }
         let masked = self.negatives.replace_all(&compact, "〇");
         let mut result = CrisisResult {
@@ -422,20 +527,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_shipped_pattern_has_listable_prefixes() {
+    fn every_shipped_pattern_has_gate_literals() {
         let text = include_str!("../../dictionaries/crisis.toml");
         let file: CrisisFile = toml::from_str(text).unwrap();
+        let by_length = |l: &[u8]| l.len() as f32;
         let unlisted: Vec<&String> = file
             .tier_patterns()
-            .filter(|p| prefix_literals(p).is_none())
+            .filter(|p| necessary_literals(p, &by_length).is_none())
             .collect();
         assert!(
             unlisted.is_empty(),
-            "patterns without a finite prefix set turn the prefilter off: {unlisted:#?}"
+            "patterns without gate literals turn the gate off: {unlisted:#?}"
         );
-        let m = CrisisMatcher::new(text).unwrap();
-        assert!(m.prefiltered());
+        let m = CrisisMatcher::new(text, &by_length).unwrap();
+        assert!(m.gated());
         assert_eq!(m.assess("药已经攒够了").risk, Risk::Imminent);
         assert_eq!(m.assess("今天天气很好").risk, Risk::None);
+    }
+
+    #[test]
+    fn gate_literals_are_rare_parts_that_every_match_holds() {
+        let by_length = |l: &[u8]| l.len() as f32;
+        let names = |p: &str| -> Vec<String> {
+            let mut v: Vec<String> = necessary_literals(p, &by_length)
+                .unwrap()
+                .into_iter()
+                .map(|l| String::from_utf8(l).unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        // The rarer part of a sequence (here: the longer).
+        assert_eq!(names("(在|到).{0,6}(楼顶|天台)"), ["天台", "楼顶"]);
+        // Exact neighbours crossed into longer literals; optional parts never chosen.
+        assert_eq!(
+            names("(吞|吃)(了|下)(药)?"),
+            ["吃下", "吃了", "吞下", "吞了"]
+        );
+        // Each branch of an alternation contributes.
+        assert_eq!(names("(我|他)(就)?想死|轻生"), ["想死", "轻生"]);
+        // A part that can be absent or is unbounded gives no literal.
+        assert!(necessary_literals(".*", &by_length).is_none());
     }
 }

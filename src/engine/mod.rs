@@ -418,13 +418,35 @@ impl Engine {
             });
         }
         let keys: Vec<String> = emoticons.iter().map(|e| e.tag.clone()).collect();
+        // How rare a crisis literal is, for the gate: its background IDF if listed, else the
+        // sum over its characters of a rarity from how many listed words hold the character
+        // (了 is in hundreds, 攒 in a handful).
+        let mut words_with_char: FxHashMap<char, u32> = FxHashMap::default();
+        for line in data_lines(&d.idf) {
+            if let Some((w, _)) = line.split_once('\t') {
+                for c in w.chars() {
+                    *words_with_char.entry(c).or_default() += 1;
+                }
+            }
+        }
+        let char_rarity = |c: char| {
+            let n = words_with_char.get(&c).copied().unwrap_or(0) as f32;
+            (8.0 - n.ln_1p()).max(0.5)
+        };
+        let crisis = CrisisMatcher::new(&d.crisis, &|literal| {
+            let word = std::str::from_utf8(literal).unwrap_or_default();
+            match terms.get(word) {
+                Some(info) if info.idf != UNKNOWN_IDF => info.idf,
+                _ => word.chars().map(char_rarity).sum(),
+            }
+        })?;
         let mut engine = Engine {
             jieba,
             terms,
             emoticons,
             topics,
             topic_names,
-            crisis: CrisisMatcher::new(&d.crisis)?,
+            crisis,
             normaliser: Normaliser::new(&d.t2s, &keys),
             learned: Learned::default(),
             emotion_rows: Vec::new(),
