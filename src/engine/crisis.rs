@@ -441,6 +441,9 @@ impl CrisisMatcher {
         };
         let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
         let (candidates, anchored): (Vec<bool>, bool) = match &self.gate {
+            // Most texts hold no gate literal; a plain search (with the automaton's
+            // prefilter) says so faster than the overlapping pass that names them.
+            Some(gate) if !gate.is_match(compact.as_ref()) => return none(),
             Some(gate) => {
                 let mut candidates = vec![false; patterns];
                 let mut anchored = false;

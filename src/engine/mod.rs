@@ -12,6 +12,7 @@
 pub mod crisis;
 pub mod learn;
 pub mod normalize;
+mod table;
 
 use anyhow::{Context, Result};
 use crisis::{CrisisMatcher, Risk};
@@ -20,6 +21,7 @@ use normalize::Normaliser;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::path::Path;
+use table::TermTable;
 
 /// The DUTIR ontology's seven emotion classes.
 pub const EMOTIONS: [&str; 7] = ["乐", "好", "怒", "哀", "惧", "恶", "惊"];
@@ -138,9 +140,13 @@ enum Role {
 }
 
 const NO_ROW: u32 = u32::MAX;
+/// The id of a token that is not in the term table.
+const NO_ID: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TermInfo {
+    /// Its id in the compiled table (set when the table is built).
+    id: u32,
     curated: f32,
     /// The learned weight (`polarity_learned.tsv`), kept here so a hit needs one look-up.
     learned: f32,
@@ -159,6 +165,7 @@ pub(crate) struct TermInfo {
 impl Default for TermInfo {
     fn default() -> Self {
         TermInfo {
+            id: NO_ID,
             curated: 0.0,
             learned: 0.0,
             emotion_row: NO_ROW,
@@ -184,9 +191,14 @@ struct Emoticon {
 pub struct Learned {
     pub weights: FxHashMap<String, f32>,
     pub pairs: FxHashMap<u64, f32>,
-    /// The pairs by name, kept only to write the file after training.
+    /// The pairs by name: the engine keys them by term id, and training writes them out.
     pub pair_names: Vec<(String, f32)>,
     pub bias: f32,
+}
+
+/// The key of a pair of neighbouring terms by their table ids.
+fn pair_id(a: u32, b: u32) -> u64 {
+    (a as u64) << 32 | b as u64
 }
 
 /// The lookup key of a pair of neighbouring terms.
@@ -219,6 +231,7 @@ impl Learned {
                 learned.bias = weight;
             } else if let Some((a, b)) = term.split_once(' ') {
                 learned.pairs.insert(pair_key(a, b), weight);
+                learned.pair_names.push((term.to_string(), weight));
             } else {
                 learned.weights.insert(term.to_string(), weight);
             }
@@ -252,8 +265,8 @@ pub struct TermEffect {
     /// Its contribution to the raw polarity score, after the rules.
     pub weight: f32,
     /// The rules applied: negated, intensified ×k, earlier clause, later clause, question,
-    /// exclamation, emoticon.
-    pub rule: String,
+    /// exclamation, emoticon. Most combinations are fixed strings.
+    pub rule: std::borrow::Cow<'static, str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -273,6 +286,7 @@ pub struct Analysis {
 #[derive(Debug, Clone)]
 pub(crate) struct Hit<'t> {
     pub term: &'t str,
+    id: u32,
     curated: f32,
     learned: f32,
     emotion_row: u32,
@@ -287,7 +301,11 @@ pub(crate) struct Hit<'t> {
 
 pub struct Engine {
     jieba: Jieba,
+    /// Every word the engine knows something about; `compile` turns it into `table`.
     terms: FxHashMap<String, TermInfo>,
+    table: TermTable<TermInfo>,
+    /// Learned weights of neighbouring terms, keyed by their two ids.
+    pair_weights: FxHashMap<u64, f32>,
     emoticons: Vec<Emoticon>,
     topics: Vec<&'static str>,
     topic_names: Vec<String>,
@@ -338,7 +356,7 @@ impl Engine {
                 entry(&mut terms, w).idf = v.trim().parse().context("background_idf.tsv")?;
             }
         }
-        for w in d.stopwords.split_whitespace() {
+        for w in data_lines(&d.stopwords).flat_map(str::split_whitespace) {
             entry(&mut terms, w).stop = true;
         }
         for w in data_lines(&d.function_words).flat_map(str::split_whitespace) {
@@ -443,6 +461,8 @@ impl Engine {
         let mut engine = Engine {
             jieba,
             terms,
+            table: TermTable::new(std::iter::empty()),
+            pair_weights: FxHashMap::default(),
             emoticons,
             topics,
             topic_names,
@@ -466,7 +486,34 @@ impl Engine {
         for (term, &w) in &learned.weights {
             self.terms.entry(term.clone()).or_default().learned = w;
         }
+        // A pair's terms need ids to key its weight.
+        for (pair, _) in &learned.pair_names {
+            for term in pair.split(' ') {
+                self.terms.entry(term.to_string()).or_default();
+            }
+        }
         self.learned = learned;
+        self.compile();
+    }
+
+    /// Builds the look-up table from `terms`, and the pair weights by id.
+    fn compile(&mut self) {
+        let mut ordered: Vec<(String, TermInfo)> =
+            self.terms.iter().map(|(w, i)| (w.clone(), *i)).collect();
+        ordered.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (id, (_, info)) in ordered.iter_mut().enumerate() {
+            info.id = id as u32;
+        }
+        self.table = TermTable::new(ordered);
+        self.pair_weights = self
+            .learned
+            .pair_names
+            .iter()
+            .filter_map(|(pair, w)| {
+                let (a, b) = pair.split_once(' ')?;
+                Some((pair_id(self.table.id(a)?, self.table.id(b)?), *w))
+            })
+            .collect();
     }
 
     /// Replaces the learned emotion weights (k-fold evaluation trains one set per fold). With
@@ -486,6 +533,7 @@ impl Engine {
             self.emotion_rows.push(row);
         }
         self.emotion_bias = learned.bias;
+        self.compile();
     }
 
     /// Emotion features of a text for training: the terms that are not negated, with their
@@ -584,7 +632,10 @@ impl Engine {
     pub fn bench_stage(&self, text: &str, stage: u8) -> usize {
         match stage {
             0 => self.normaliser.normalise(text).text.len(),
-            1 => self.segment(text).len(),
+            1 => self
+                .jieba
+                .cut(&self.normaliser.normalise(text).text, true)
+                .len(),
             2 => self.read(text, |_, _, _, hits| hits.len()),
             _ => self.read(text, |normalised, _, _, hits| {
                 self.crisis.assess(&normalised.text).terms.len() + hits.len()
@@ -605,13 +656,13 @@ impl Engine {
     }
 
     fn info(&self, word: &str) -> Option<&TermInfo> {
-        self.terms.get(word)
+        self.table.get(word).map(|(_, info)| info)
     }
 
     /// Walks the tokens clause by clause and returns every sentiment candidate with the
     /// multiplier the rules give it.
     pub(crate) fn walk<'t>(&self, tokens: &[&'t str], infos: &[Option<&TermInfo>]) -> Vec<Hit<'t>> {
-        let mut hits: Vec<Hit<'t>> = Vec::new();
+        let mut hits: Vec<Hit<'t>> = Vec::with_capacity(tokens.len() / 2);
         let mut clause_start = 0;
         let mut negated = false;
         let mut degree = 1.0f32;
@@ -639,7 +690,7 @@ impl Engine {
                 degree = 1.0;
                 continue;
             }
-            if word.trim().is_empty() {
+            if is_blank(word) {
                 continue;
             }
             let info = infos[i];
@@ -673,6 +724,7 @@ impl Engine {
             }
             hits.push(Hit {
                 term: word,
+                id: info.map_or(NO_ID, |i| i.id),
                 curated: info.map_or(0.0, |i| i.curated),
                 learned: info.map_or(0.0, |i| i.learned),
                 emotion_row: info.map_or(NO_ROW, |i| i.emotion_row),
@@ -720,7 +772,10 @@ impl Engine {
             .into_iter()
             .map(|t| t.word)
             .collect();
-        let infos: Vec<Option<&TermInfo>> = tokens.iter().map(|w| self.info(w)).collect();
+        let infos: Vec<Option<&TermInfo>> = tokens
+            .iter()
+            .map(|w| if may_be_term(w) { self.info(w) } else { None })
+            .collect();
         let hits = self.walk(&tokens, &infos);
         then(&normalised, &tokens, &infos, hits)
     }
@@ -782,7 +837,7 @@ impl Engine {
         let mut raw = 0.0f32;
         let mut emotions = [0.0f32; 7];
         // Explanations are written out only for the terms that are kept.
-        let mut pending: Vec<(f32, Pending<'_, '_>)> = Vec::new();
+        let mut pending: Vec<(f32, usize, Pending<'_, '_>)> = Vec::new();
         for h in hits {
             let base = h.curated + h.learned;
             let contribution = base * h.modifier;
@@ -794,19 +849,22 @@ impl Engine {
             }
             if contribution.abs() >= 0.01 {
                 raw += contribution;
-                pending.push((contribution, Pending::Term(h)));
+                pending.push((contribution, pending.len(), Pending::Term(h)));
             }
         }
-        if !self.learned.pairs.is_empty() {
-            for pair in hits.windows(2).filter(|p| p[0].clause == p[1].clause) {
-                if let Some(w) = self
-                    .learned
-                    .pairs
-                    .get(&pair_key(pair[0].term, pair[1].term))
-                {
+        if !self.pair_weights.is_empty() {
+            for pair in hits
+                .windows(2)
+                .filter(|p| p[0].clause == p[1].clause && p[0].id != NO_ID && p[1].id != NO_ID)
+            {
+                if let Some(w) = self.pair_weights.get(&pair_id(pair[0].id, pair[1].id)) {
                     let contribution = w * pair[1].modifier;
                     raw += contribution;
-                    pending.push((contribution, Pending::Pair(&pair[0], &pair[1])));
+                    pending.push((
+                        contribution,
+                        pending.len(),
+                        Pending::Pair(&pair[0], &pair[1]),
+                    ));
                 }
             }
         }
@@ -816,22 +874,29 @@ impl Engine {
             if let Some(class) = e.emotion {
                 emotions[class as usize] += e.polarity.abs();
             }
-            pending.push((e.polarity, Pending::Emoticon(&e.tag)));
+            pending.push((e.polarity, pending.len(), Pending::Emoticon(&e.tag)));
         }
         // Whether anything moved the score decides "neutral" even when nothing is explained.
         let mut evidence = !pending.is_empty();
         if !explain {
             pending.clear();
         }
-        pending.sort_unstable_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
-        pending.truncate(MAX_TERMS);
+        // Heaviest first; equal weights in text order.
+        let by_weight = |a: &(f32, usize, Pending), b: &(f32, usize, Pending)| {
+            b.0.abs().total_cmp(&a.0.abs()).then(a.1.cmp(&b.1))
+        };
+        if pending.len() > MAX_TERMS {
+            pending.select_nth_unstable_by(MAX_TERMS - 1, by_weight);
+            pending.truncate(MAX_TERMS);
+        }
+        pending.sort_unstable_by(by_weight);
         let mut effects: Vec<TermEffect> = pending
             .into_iter()
-            .map(|(weight, what)| {
+            .map(|(weight, _, what)| {
                 let (term, rule) = match what {
                     Pending::Term(h) => (h.term.to_string(), describe(h)),
                     Pending::Pair(a, b) => (format!("{} {}", a.term, b.term), describe(b)),
-                    Pending::Emoticon(tag) => (tag.to_string(), "emoticon".to_string()),
+                    Pending::Emoticon(tag) => (tag.to_string(), "emoticon".into()),
                 };
                 TermEffect {
                     term,
@@ -852,7 +917,7 @@ impl Engine {
                     effects.push(TermEffect {
                         term: term.clone(),
                         weight: round3(floor),
-                        rule: format!("crisis language ({})", crisis.risk.name()),
+                        rule: format!("crisis language ({})", crisis.risk.name()).into(),
                     });
                 }
             }
@@ -910,43 +975,51 @@ impl Engine {
     }
 }
 
-/// The words that may be keywords, with their position and background IDF.
-fn keyword_candidates<'a>(
-    tokens: &'a [&'a str],
-    infos: &'a [Option<&TermInfo>],
-) -> impl Iterator<Item = (usize, &'a str, f32)> + 'a {
-    tokens.iter().enumerate().filter_map(|(pos, &w)| {
-        // Fewer than two CJK characters (or four ASCII letters) make no keyword.
-        if w.len() < 4 || !is_wordy(w) {
-            return None;
-        }
-        let info = infos[pos];
-        if info.is_some_and(|i| i.stop || i.role != Role::Plain) {
-            return None;
-        }
-        Some((pos, w, info.map_or(UNKNOWN_IDF, |i| i.idf)))
-    })
-}
-
 /// The top words by TF-IDF against the background frequency list.
 fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<String> {
-    // Candidates sorted by word, so repeats of a word sit together and sum in one pass.
-    let mut candidates: Vec<(&str, f32, usize)> = keyword_candidates(tokens, infos)
-        .map(|(pos, w, idf)| (w, idf, pos))
-        .collect();
-    candidates.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.2.cmp(&b.2)));
-    let mut scores: Vec<(&str, f32, usize)> = Vec::with_capacity(candidates.len());
-    for (w, idf, pos) in candidates {
-        match scores.last_mut() {
-            Some(last) if last.0 == w => last.1 += idf,
-            _ => scores.push((w, idf, pos)),
+    // (table id or NO_ID, first position, summed IDF) per candidate token; ids let repeats of
+    // a known word be found by integer sort, and the few unknown words compare as strings.
+    let mut candidates: Vec<(u32, usize, f32)> = Vec::new();
+    for (pos, (&w, info)) in tokens.iter().zip(infos).enumerate() {
+        // Fewer than two CJK characters (or four ASCII letters) make no keyword.
+        if w.len() < 4 || !is_wordy(w) {
+            continue;
+        }
+        match info {
+            Some(i) if i.stop || i.role != Role::Plain => {}
+            Some(i) => candidates.push((i.id, pos, i.idf)),
+            None => candidates.push((NO_ID, pos, UNKNOWN_IDF)),
         }
     }
-    scores.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+    candidates.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            if a.0 == NO_ID {
+                tokens[a.1].cmp(tokens[b.1]).then(a.1.cmp(&b.1))
+            } else {
+                a.1.cmp(&b.1)
+            }
+        })
+    });
+    let mut scores: Vec<(u32, usize, f32)> = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        match scores.last_mut() {
+            Some(last) if last.0 == c.0 && (c.0 != NO_ID || tokens[last.1] == tokens[c.1]) => {
+                last.2 += c.2
+            }
+            _ => scores.push(c),
+        }
+    }
+    let order =
+        |a: &(u32, usize, f32), b: &(u32, usize, f32)| b.2.total_cmp(&a.2).then(a.1.cmp(&b.1));
+    if scores.len() > top && top > 0 {
+        scores.select_nth_unstable_by(top - 1, order);
+        scores.truncate(top);
+    }
+    scores.sort_unstable_by(order);
     scores
         .into_iter()
         .take(top)
-        .map(|(w, _, _)| w.to_string())
+        .map(|(_, pos, _)| tokens[pos].to_string())
         .collect()
 }
 
@@ -1062,7 +1135,11 @@ fn is_wordy(w: &str) -> bool {
     w.chars().any(|c| {
         c.is_ascii_alphabetic()
             || matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
-            || (!c.is_ascii() && c.is_alphabetic())
+            // General and CJK punctuation and fullwidth forms up to Ａ are never letters, and
+            // skip the slow Unicode table.
+            || (!c.is_ascii()
+                && !matches!(c as u32, 0x2000..=0x206F | 0x3000..=0x303F | 0xFF00..=0xFF20)
+                && c.is_alphabetic())
     })
 }
 
@@ -1073,9 +1150,37 @@ enum Pending<'h, 't> {
     Emoticon(&'h str),
 }
 
-fn describe(h: &Hit<'_>) -> String {
+fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
     use std::fmt::Write;
-    // One string, no intermediate list: this runs for every kept term of every text.
+    // Without an intensifier the rules make one of 18 fixed strings: no allocation for the
+    // terms of every text.
+    let intensified = (h.degree - 1.0).abs() > f32::EPSILON;
+    if !intensified {
+        const CLAUSE: [&str; 3] = ["", "earlier clause", "later clause"];
+        const SENTENCE: [&str; 3] = ["", "question", "exclamation"];
+        #[rustfmt::skip]
+        const FIXED: [&str; 18] = [
+            "", "question", "exclamation",
+            "earlier clause", "earlier clause, question", "earlier clause, exclamation",
+            "later clause", "later clause, question", "later clause, exclamation",
+            "negated", "negated, question", "negated, exclamation",
+            "negated, earlier clause", "negated, earlier clause, question",
+            "negated, earlier clause, exclamation",
+            "negated, later clause", "negated, later clause, question",
+            "negated, later clause, exclamation",
+        ];
+        let c = CLAUSE.iter().position(|r| Some(*r) == h.clause_rule);
+        let q = SENTENCE.iter().position(|r| Some(*r) == h.sentence_rule);
+        let c = if h.clause_rule.is_none() { Some(0) } else { c };
+        let q = if h.sentence_rule.is_none() {
+            Some(0)
+        } else {
+            q
+        };
+        if let (Some(c), Some(q)) = (c, q) {
+            return FIXED[usize::from(h.negated) * 9 + c * 3 + q].into();
+        }
+    }
     let mut rules = String::new();
     let add = |rules: &mut String, part: &str| {
         if !rules.is_empty() {
@@ -1086,7 +1191,7 @@ fn describe(h: &Hit<'_>) -> String {
     if h.negated {
         add(&mut rules, "negated");
     }
-    if (h.degree - 1.0).abs() > f32::EPSILON {
+    if intensified {
         if !rules.is_empty() {
             rules.push_str(", ");
         }
@@ -1098,10 +1203,41 @@ fn describe(h: &Hit<'_>) -> String {
     if let Some(r) = h.sentence_rule {
         add(&mut rules, r);
     }
-    rules
+    rules.into()
+}
+
+/// Whether a token can be in the term table: punctuation, symbols and spaces, one character
+/// each, never are (a test checks the shipped dictionaries), so they skip the look-up.
+fn may_be_term(w: &str) -> bool {
+    let mut chars = w.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => false,
+        (Some(c), None) => {
+            matches!(c as u32, 0x4E00..=0x9FFF)
+                || c.is_ascii_alphanumeric()
+                || (!c.is_ascii() && c.is_alphanumeric())
+        }
+        _ => true,
+    }
+}
+
+/// Whether a token is empty or only whitespace; an ideograph's lead byte answers at once.
+fn is_blank(w: &str) -> bool {
+    match w.as_bytes().first() {
+        None => true,
+        Some(0xE4..=0xE9) => false,
+        Some(_) => w.trim().is_empty(),
+    }
 }
 
 fn is_clause_break(w: &str) -> bool {
+    // Every break is one ASCII byte or starts with E2 (…), E3 (。) or EF (fullwidth forms):
+    // ideographs (E4–E9) and longer words are ruled out by their first byte and length.
+    match w.as_bytes() {
+        [b] => return matches!(b, b',' | b'.' | b'!' | b'?' | b';' | b'~' | b'\n' | b':'),
+        [0xE2 | 0xE3 | 0xEF, ..] if w.len() <= 6 => {}
+        _ => return false,
+    }
     matches!(
         w,
         "，" | "。"
@@ -1178,5 +1314,40 @@ mod tests {
     fn traditional_text_is_read() {
         let a = ENGINE.analyze("謝謝醫護人員，我們很感動");
         assert_eq!(a.polarity, Polarity::Positive);
+    }
+}
+
+#[cfg(test)]
+mod token_class_tests {
+    use super::*;
+
+    #[test]
+    fn clause_breaks_and_blanks_by_their_first_byte() {
+        for b in [
+            "，", "。", "！", "？", "；", ",", ".", "!", "?", ";", "…", "……", "~", "～", "\n",
+            "：", ":",
+        ] {
+            assert!(is_clause_break(b), "{b:?}");
+        }
+        for w in ["好", "、", "（", "a", "!!", "。。", "", "…a", "\r\n", "ab"] {
+            assert!(!is_clause_break(w), "{w:?}");
+        }
+        for w in ["", " ", "\t", "\u{3000}", "\u{a0}"] {
+            assert!(is_blank(w), "{w:?}");
+        }
+        for w in ["好", "a", "，", "😭"] {
+            assert!(!is_blank(w), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn every_shipped_term_is_looked_up() {
+        let engine = Engine::embedded().unwrap();
+        let skipped: Vec<&String> = engine.terms.keys().filter(|w| !may_be_term(w)).collect();
+        assert!(
+            skipped.is_empty(),
+            "terms the look-up would skip: {skipped:?}"
+        );
+        assert!(may_be_term("12345") && may_be_term("Ａ") && !may_be_term("，"));
     }
 }
