@@ -72,41 +72,60 @@ impl Normaliser {
         let own = own_words(raw);
         let mut text = String::with_capacity(own.len());
         let mut emoticons = Vec::new();
-        let chars: Vec<char> = own.chars().collect();
+        // A byte position in `own`, always on a character boundary: no decoded copy of the
+        // text is made.
         let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
+        while let Some(c) = own[i..].chars().next() {
+            let rest = &own[i..];
+            // Ordinary ideographs and ASCII letters, digits and punctuation go straight
+            // through (an ideograph may still be traditional).
+            let special = matches!(c, '[' | 'h' | 'H' | '@' | '#') || is_emoji_start(c);
+            if !special {
+                let c = if self.is_traditional(c) {
+                    self.t2s.get(&c).copied().unwrap_or(c)
+                } else {
+                    c
+                };
+                // Control characters become spaces so that they never reach the segmenter.
+                text.push(if c.is_control() { ' ' } else { c });
+                i += c_len(rest);
+                continue;
+            }
             // Bracket emoticons: [泪], [哈哈] …
             if c == '[' {
-                if let Some(len) = chars[i + 1..].iter().take(8).position(|&c| c == ']') {
-                    let tag: String = chars[i..=i + 1 + len].iter().collect();
-                    if let Some(&index) = self.emoticons.get(&tag) {
+                if let Some((len, _)) = rest[1..].char_indices().take(8).find(|&(_, c)| c == ']') {
+                    let tag = &rest[..len + 2];
+                    if let Some(&index) = self.emoticons.get(tag) {
                         emoticons.push(index);
                     }
                     // Unknown bracket tags are dropped too: they are emoticons, not words.
                     text.push(' ');
-                    i += len + 2;
+                    i += tag.len();
                     continue;
                 }
             }
             // URLs.
-            if (c == 'h' || c == 'H') && starts_with_url(&chars[i..]) {
-                while i < chars.len() && !chars[i].is_whitespace() && (chars[i] as u32) < 0x3000 {
-                    i += 1;
-                }
+            if (c == 'h' || c == 'H') && starts_with_url(rest) {
+                let end = rest
+                    .char_indices()
+                    .find(|&(_, c)| c.is_whitespace() || (c as u32) >= 0x3000)
+                    .map_or(rest.len(), |(p, _)| p);
                 text.push(' ');
+                i += end;
                 continue;
             }
             // @mentions end at a space, punctuation or a colon.
             if c == '@' {
-                i += 1;
-                while i < chars.len() && !is_mention_end(chars[i]) {
-                    i += 1;
-                }
-                if i < chars.len() && matches!(chars[i], ':' | '：') {
-                    i += 1;
+                let after = &rest[1..];
+                let mut end = after
+                    .char_indices()
+                    .find(|&(_, c)| is_mention_end(c))
+                    .map_or(after.len(), |(p, _)| p);
+                if let Some(colon @ (':' | '：')) = after[end..].chars().next() {
+                    end += colon.len_utf8();
                 }
                 text.push(' ');
+                i += 1 + end;
                 continue;
             }
             if c == '#' {
@@ -114,35 +133,40 @@ impl Normaliser {
                 i += 1;
                 continue;
             }
-            // Emoji: symbols outside the CJK and ASCII ranges, looked up as whole sequences.
             if is_emoji_start(c) {
-                let mut matched = false;
-                for len in (1..=self.max_emoji_chars.min(chars.len() - i)).rev() {
-                    let candidate: String = chars[i..i + len].iter().collect();
-                    if let Some(&index) = self.emoticons.get(&candidate) {
+                // Emoji are looked up as whole sequences, longest first.
+                let ends: Vec<usize> = rest
+                    .char_indices()
+                    .skip(1)
+                    .map(|(p, _)| p)
+                    .chain(std::iter::once(rest.len()))
+                    .take(self.max_emoji_chars)
+                    .collect();
+                let found = ends
+                    .iter()
+                    .rev()
+                    .find_map(|&end| self.emoticons.get(&rest[..end]).map(|&index| (index, end)));
+                match found {
+                    Some((index, end)) => {
                         emoticons.push(index);
-                        i += len;
-                        matched = true;
-                        break;
+                        i += end;
                     }
-                }
-                if !matched {
-                    i += 1;
+                    None => i += c_len(rest),
                 }
                 text.push(' ');
                 continue;
             }
-            let c = if self.is_traditional(c) {
-                self.t2s.get(&c).copied().unwrap_or(c)
-            } else {
-                c
-            };
-            // Control characters become spaces so that they never reach the segmenter.
-            text.push(if c.is_control() { ' ' } else { c });
-            i += 1;
+            // 'h' or 'H' that starts no URL, or '[' with no closing bracket.
+            text.push(c);
+            i += c_len(rest);
         }
         Normalised { text, emoticons }
     }
+}
+
+/// The byte length of the first character of a non-empty string.
+fn c_len(s: &str) -> usize {
+    s.chars().next().map_or(1, char::len_utf8)
 }
 
 /// The poster's own words in a repost chain, or the reposted text when the poster added none.
@@ -166,13 +190,10 @@ fn own_words(raw: &str) -> &str {
     }
 }
 
-fn starts_with_url(chars: &[char]) -> bool {
-    let prefix: String = chars
-        .iter()
-        .take(8)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    prefix.starts_with("http://") || prefix.starts_with("https://")
+fn starts_with_url(text: &str) -> bool {
+    let b = text.as_bytes();
+    (b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://"))
+        || (b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"https://"))
 }
 
 fn is_mention_end(c: char) -> bool {
