@@ -473,13 +473,19 @@ impl Engine {
             emotion_bias: [0.0; 6],
             emoticon_rows: Vec::new(),
         };
-        engine.set_learned(Learned::parse(&d.learned)?);
-        engine.set_learned_emotions(LearnedEmotions::parse(&d.emotions_learned)?);
+        engine.apply_learned(Learned::parse(&d.learned)?);
+        engine.apply_learned_emotions(LearnedEmotions::parse(&d.emotions_learned)?);
+        engine.compile();
         Ok(engine)
     }
 
     /// Replaces the learned weights (k-fold evaluation trains one set per fold).
     pub fn set_learned(&mut self, learned: Learned) {
+        self.apply_learned(learned);
+        self.compile();
+    }
+
+    fn apply_learned(&mut self, learned: Learned) {
         for info in self.terms.values_mut() {
             info.learned = 0.0;
         }
@@ -493,14 +499,12 @@ impl Engine {
             }
         }
         self.learned = learned;
-        self.compile();
     }
 
     /// Builds the look-up table from `terms`, and the pair weights by id.
     fn compile(&mut self) {
         let mut ordered: Vec<(String, TermInfo)> =
             self.terms.iter().map(|(w, i)| (w.clone(), *i)).collect();
-        ordered.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (id, (_, info)) in ordered.iter_mut().enumerate() {
             info.id = id as u32;
         }
@@ -519,6 +523,11 @@ impl Engine {
     /// Replaces the learned emotion weights (k-fold evaluation trains one set per fold). With
     /// none, the dominant emotion comes from the curated lexicon alone.
     pub fn set_learned_emotions(&mut self, learned: LearnedEmotions) {
+        self.apply_learned_emotions(learned);
+        self.compile();
+    }
+
+    fn apply_learned_emotions(&mut self, learned: LearnedEmotions) {
         for info in self.terms.values_mut() {
             info.emotion_row = NO_ROW;
         }
@@ -533,7 +542,6 @@ impl Engine {
             self.emotion_rows.push(row);
         }
         self.emotion_bias = learned.bias;
-        self.compile();
     }
 
     /// Emotion features of a text for training: the terms that are not negated, with their
