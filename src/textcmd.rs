@@ -641,7 +641,7 @@ pub fn train(engine: &Engine, data: &[DataSpec], out: &Path, command_line: &str)
          Logistic regression over the engine's rule-modified terms (see src/engine/learn.rs).",
         sources.join(", ")
     );
-    let n = learned.weights.len() + learned.pair_names.len();
+    let n = learned.weights.len() + learned.pairs.len();
     std::fs::write(out, learn::render(&learned, &provenance))
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(n)

@@ -164,10 +164,7 @@ pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Lear
         }
         let w = (w * 1000.0).round() / 1000.0;
         match t.split_once(' ') {
-            Some((a, b)) => {
-                learned.pairs.insert(super::pair_key(a, b), w);
-                learned.pair_names.push((t.to_string(), w));
-            }
+            Some(_) => learned.pairs.push((t.to_string(), w)),
             None => {
                 learned.weights.insert(t.to_string(), w);
             }
@@ -181,7 +178,7 @@ pub fn render(learned: &Learned, provenance: &str) -> String {
     let mut rows: Vec<(&String, &f32)> = learned
         .weights
         .iter()
-        .chain(learned.pair_names.iter().map(|(t, w)| (t, w)))
+        .chain(learned.pairs.iter().map(|(t, w)| (t, w)))
         .collect();
     rows.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
     let mut out = String::new();

@@ -190,24 +190,14 @@ struct Emoticon {
 #[derive(Debug, Clone, Default)]
 pub struct Learned {
     pub weights: FxHashMap<String, f32>,
-    pub pairs: FxHashMap<u64, f32>,
-    /// The pairs by name: the engine keys them by term id, and training writes them out.
-    pub pair_names: Vec<(String, f32)>,
+    /// Pairs as written ("A B"); the engine keys them by term id when it compiles its table.
+    pub pairs: Vec<(String, f32)>,
     pub bias: f32,
 }
 
 /// The key of a pair of neighbouring terms by their table ids.
 fn pair_id(a: u32, b: u32) -> u64 {
     (a as u64) << 32 | b as u64
-}
-
-/// The lookup key of a pair of neighbouring terms.
-pub fn pair_key(a: &str, b: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    a.hash(&mut h);
-    b.hash(&mut h);
-    h.finish()
 }
 
 impl Learned {
@@ -229,9 +219,8 @@ impl Learned {
                 .with_context(|| format!("polarity_learned.tsv line {}: bad weight", i + 1))?;
             if term == "__bias__" {
                 learned.bias = weight;
-            } else if let Some((a, b)) = term.split_once(' ') {
-                learned.pairs.insert(pair_key(a, b), weight);
-                learned.pair_names.push((term.to_string(), weight));
+            } else if term.contains(' ') {
+                learned.pairs.push((term.to_string(), weight));
             } else {
                 learned.weights.insert(term.to_string(), weight);
             }
@@ -493,7 +482,7 @@ impl Engine {
             self.terms.entry(term.clone()).or_default().learned = w;
         }
         // A pair's terms need ids to key its weight.
-        for (pair, _) in &learned.pair_names {
+        for (pair, _) in &learned.pairs {
             for term in pair.split(' ') {
                 self.terms.entry(term.to_string()).or_default();
             }
@@ -511,7 +500,7 @@ impl Engine {
         self.table = TermTable::new(ordered);
         self.pair_weights = self
             .learned
-            .pair_names
+            .pairs
             .iter()
             .filter_map(|(pair, w)| {
                 let (a, b) = pair.split_once(' ')?;
