@@ -653,7 +653,7 @@ impl Engine {
     }
 
     fn info(&self, word: &str) -> Option<&TermInfo> {
-        self.table.get(word).map(|(_, info)| info)
+        self.table.get(word)
     }
 
     /// Walks the tokens clause by clause and returns every sentiment candidate with the

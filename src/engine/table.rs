@@ -100,8 +100,8 @@ impl<T> TermTable<T> {
     }
 
     #[inline]
-    pub(crate) fn get(&self, word: &str) -> Option<(u32, &T)> {
-        self.id(word).map(|id| (id, &self.entries[id as usize]))
+    pub(crate) fn get(&self, word: &str) -> Option<&T> {
+        self.id(word).map(|id| &self.entries[id as usize])
     }
 
     #[cfg(test)]
@@ -129,7 +129,8 @@ mod tests {
         let table = TermTable::new(words.iter().map(|w| (w.to_string(), w.len())));
         assert_eq!(table.len(), words.len());
         for (i, w) in words.iter().enumerate() {
-            assert_eq!(table.get(w), Some((i as u32, &w.len())), "{w}");
+            assert_eq!(table.id(w), Some(i as u32), "{w}");
+            assert_eq!(table.get(w), Some(&w.len()), "{w}");
         }
         for missing in ["", "好好", "abcdef", "abcdefgX", "a\0", "核酸", "不"] {
             assert_eq!(table.id(missing), None, "{missing:?}");
