@@ -99,15 +99,46 @@ const CUES: [&str; 17] = [
 ];
 
 /// Who speaks is a property of the sentence, not of the words near the act.
-const SENTENCE_WIDE: [&str; 2] = ["first", "self"];
+const SENTENCE_WIDE: u32 = bit("first") | bit("self");
 
 /// Cues combine only within this many bytes of each other (15 CJK characters): a sentence of a
 /// long Weibo post can run for hundreds of characters and join words that have nothing to do
 /// with each other.
 const CUE_WINDOW: usize = 45;
 
-fn bit(name: &str) -> u32 {
-    1 << CUES.iter().position(|c| *c == name).expect("a known cue")
+/// A cue's bit: its place in `CUES`. A const fn, so the rules below test constants (they run
+/// for every cue word of every text that has an anchor).
+const fn bit(name: &str) -> u32 {
+    let mut i = 0;
+    while i < CUES.len() {
+        if eq(CUES[i].as_bytes(), name.as_bytes()) {
+            return 1 << i;
+        }
+        i += 1;
+    }
+    panic!("an unknown cue")
+}
+
+const fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The bit of a cue named by a literal, computed at compile time.
+macro_rules! cue {
+    ($name:literal) => {{
+        const BIT: u32 = bit($name);
+        BIT
+    }};
 }
 
 /// The cue words, found in one pass, each with its category bit.
@@ -118,6 +149,8 @@ struct CueMatcher {
     /// before the frequent words (我, 想, 手 …) are looked for.
     anchors: aho_corasick::AhoCorasick,
     anchor_words: Vec<String>,
+    /// The longest cue word, in bytes.
+    longest: usize,
 }
 
 /// Every rule of `CueRules` needs one of these (self-harm through its tool or injury, since
@@ -150,40 +183,63 @@ impl CueMatcher {
             }
         }
         Ok(Some(CueMatcher {
-            words: aho_corasick::AhoCorasick::new(&words).context("crisis.toml [cues]")?,
+            words: dfa(&words).context("crisis.toml [cues]")?,
             bits,
             anchors: dfa(&anchors).context("crisis.toml [cues]")?,
             anchor_words: anchors,
+            longest: words.iter().map(String::len).max().unwrap_or(0),
         }))
     }
 
     /// The highest tier any sentence of `text` reaches by its cues, with the cue words.
     fn assess(&self, text: &str) -> Option<(Risk, Vec<String>)> {
-        if !self.anchors.is_match(text) {
+        // Sentences end at 。！？!?；; each match belongs to the sentence its start is in.
+        let ends = sentence_ends(text);
+        let sentence_of = |start: usize| ends.partition_point(|&e| e < start);
+        // Every rule needs an anchor cue, and cues combine only within a sentence, so only the
+        // sentences holding an anchor are searched for the other cues (in a long text, a few
+        // short ones).
+        let mut sentences: Vec<usize> = self
+            .anchors
+            .find_overlapping_iter(text)
+            .map(|m| sentence_of(m.start()))
+            .collect();
+        if sentences.is_empty() {
             return None;
         }
-        // Sentences end at 。！？!?；; each match belongs to the sentence its start is in.
-        let ends: Vec<usize> = text
-            .match_indices(['。', '！', '？', '!', '?', '；', ';', '\n'])
-            .map(|(i, _)| i)
-            .collect();
-        // (sentence, start, end, bit) of every cue word, in text order.
-        let mut found: Vec<(usize, usize, usize, u32)> = self
-            .words
-            .find_overlapping_iter(text)
-            .map(|m| {
-                let sentence = ends.partition_point(|&e| e < m.start());
-                (
-                    sentence,
-                    m.start(),
-                    m.end(),
-                    self.bits[m.pattern().as_usize()],
-                )
-            })
-            .collect();
+        sentences.sort_unstable();
+        sentences.dedup();
+        // (sentence, start, end, bit) of every cue word of those sentences.
+        let mut found: Vec<(usize, usize, usize, u32)> = Vec::new();
+        for &k in &sentences {
+            // The sentence starts after the mark that ends the one before (one ASCII byte or
+            // a three-byte fullwidth mark) and holds the matches starting up to its own mark.
+            let from = match k {
+                0 => 0,
+                _ => {
+                    ends[k - 1]
+                        + if text.as_bytes()[ends[k - 1]] < 0x80 {
+                            1
+                        } else {
+                            3
+                        }
+                }
+            };
+            let last_start = ends.get(k).copied().unwrap_or(text.len());
+            let mut to = (last_start + self.longest).min(text.len());
+            while !text.is_char_boundary(to) {
+                to += 1;
+            }
+            for m in self.words.find_overlapping_iter(&text[from..to]) {
+                let start = from + m.start();
+                if start <= last_start {
+                    found.push((k, start, from + m.end(), self.bits[m.pattern().as_usize()]));
+                }
+            }
+        }
         found.sort_unstable();
         let mut best: Option<(Risk, usize, usize)> = None;
-        let speaker = SENTENCE_WIDE.iter().fold(0u32, |b, c| b | bit(c));
+        let speaker = SENTENCE_WIDE;
         let mut sentence_bits: Vec<u32> = Vec::new();
         for &(sentence, _, _, b) in &found {
             if sentence_bits.len() <= sentence {
@@ -218,24 +274,50 @@ impl CueMatcher {
     }
 }
 
+/// Where the sentences of `text` end (。！？；!?; or a line break), by byte: the fullwidth
+/// marks are E3 80 82 and EF BC 81/9F/9B, so one look at a byte rules out nearly all others.
+fn sentence_ends(text: &str) -> Vec<usize> {
+    let b = text.as_bytes();
+    let mut ends = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'!' | b'?' | b';' | b'\n' => ends.push(i),
+            0xE3 if b.get(i + 1..i + 3) == Some(&[0x80, 0x82]) => ends.push(i),
+            0xEF if matches!(b.get(i + 1..i + 3), Some([0xBC, 0x81 | 0x9F | 0x9B])) => ends.push(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    ends
+}
+
 /// How cues combine into a tier, within one sentence.
 struct CueRules;
 
 impl CueRules {
     fn tier(b: u32) -> Risk {
-        let has = |name: &str| b & bit(name) != 0;
-        if (has("means") && (has("death") || has("overdose") || has("seal") || has("place")))
-            || (has("place") && (has("death") || has("countdown")))
+        let has = |bit: u32| b & bit != 0;
+        if (has(cue!("means"))
+            && (has(cue!("death"))
+                || has(cue!("overdose"))
+                || has(cue!("seal"))
+                || has(cue!("place"))))
+            || (has(cue!("place")) && (has(cue!("death")) || has(cue!("countdown"))))
         {
             Risk::Imminent
-        } else if has("self_act") && (has("tool") || has("injury")) && (has("self") || has("body"))
+        } else if has(cue!("self_act"))
+            && (has(cue!("tool")) || has(cue!("injury")))
+            && (has(cue!("self")) || has(cue!("body")))
         {
             Risk::SelfHarm
-        } else if has("harm_act") && has("harm_target") && has("first") {
+        } else if has(cue!("harm_act")) && has(cue!("harm_target")) && has(cue!("first")) {
             Risk::HarmOthers
-        } else if (has("death") && (has("wish") || has("burden")) && (has("first") || has("self")))
-            || (has("burden") && has("self"))
-            || has("sleep")
+        } else if (has(cue!("death"))
+            && (has(cue!("wish")) || has(cue!("burden")))
+            && (has(cue!("first")) || has(cue!("self"))))
+            || (has(cue!("burden")) && has(cue!("self")))
+            || has(cue!("sleep"))
         {
             Risk::Ideation
         } else {
@@ -298,6 +380,16 @@ fn necessary_literals(pattern: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Option<Ve
             HirKind::Repetition(r) if r.min >= 1 => {
                 walk(&r.sub, rarity).map(|(set, exact)| (set, exact && r.max == Some(1)))
             }
+            // An optional exact part is its literals or nothing, so it can still be crossed
+            // with its neighbours: 想(去)?死 → 想死, 想去死. Alone it gates nothing (the empty
+            // literal scores lowest and is never picked over a real one).
+            HirKind::Repetition(r) if r.max == Some(1) => match walk(&r.sub, rarity) {
+                Some((mut set, true)) if set.len() < MAX_CROSS => {
+                    set.push(Vec::new());
+                    Some((set, true))
+                }
+                _ => None,
+            },
             HirKind::Alternation(branches) => {
                 let mut all = Vec::new();
                 let mut exact = true;
@@ -310,7 +402,15 @@ fn necessary_literals(pattern: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Option<Ve
             }
             HirKind::Concat(parts) => {
                 let score = |set: &Vec<Vec<u8>>| {
-                    set.iter().map(|l| rarity(l)).fold(f32::INFINITY, f32::min)
+                    set.iter()
+                        .map(|l| {
+                            if l.is_empty() {
+                                f32::NEG_INFINITY
+                            } else {
+                                rarity(l)
+                            }
+                        })
+                        .fold(f32::INFINITY, f32::min)
                 };
                 let walked: Vec<Option<(Vec<Vec<u8>>, bool)>> =
                     parts.iter().map(|p| walk(p, rarity)).collect();
@@ -348,6 +448,17 @@ fn necessary_literals(pattern: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Option<Ve
                 let whole = walked.iter().all(|w| matches!(w, Some((_, true))));
                 if let Some(prev) = run {
                     candidates.push(prev);
+                }
+                // A literal holding another of its set adds nothing (吞了药 beside 吞了).
+                for set in &mut candidates {
+                    let all = set.clone();
+                    set.retain(|l| {
+                        !all.iter().any(|o| {
+                            !o.is_empty() && o.len() < l.len() && l.windows(o.len()).any(|w| w == o)
+                        })
+                    });
+                    set.sort();
+                    set.dedup();
                 }
                 let best = candidates
                     .into_iter()
@@ -549,6 +660,17 @@ mod tests {
     }
 
     #[test]
+    fn sentence_ends_are_found_by_byte() {
+        let text = "我很累。真的！为什么？算了;好吧!\n还有吗?也许；〔姓名〕。。abc，对";
+        let by_char: Vec<usize> = text
+            .match_indices(['。', '！', '？', '!', '?', '；', ';', '\n'])
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(sentence_ends(text), by_char);
+        assert!(sentence_ends("").is_empty());
+    }
+
+    #[test]
     fn gate_literals_are_rare_parts_that_every_match_holds() {
         let by_length = |l: &[u8]| l.len() as f32;
         let names = |p: &str| -> Vec<String> {
@@ -562,13 +684,18 @@ mod tests {
         };
         // The rarer part of a sequence (here: the longer).
         assert_eq!(names("(在|到).{0,6}(楼顶|天台)"), ["天台", "楼顶"]);
-        // Exact neighbours crossed into longer literals; optional parts never chosen.
+        // Exact neighbours crossed into longer literals; one that holds another is dropped.
         assert_eq!(
             names("(吞|吃)(了|下)(药)?"),
             ["吃下", "吃了", "吞下", "吞了"]
         );
-        // Each branch of an alternation contributes.
-        assert_eq!(names("(我|他)(就)?想死|轻生"), ["想死", "轻生"]);
+        // Each branch of an alternation contributes; an optional part is crossed as present
+        // or absent.
+        assert_eq!(
+            names("(我|他)(就)?想死|轻生"),
+            ["他就想死", "他想死", "我就想死", "我想死", "轻生"]
+        );
+        assert_eq!(names("想(去)?死"), ["想去死", "想死"]);
         // A part that can be absent or is unbounded gives no literal.
         assert!(necessary_literals(".*", &by_length).is_none());
     }
