@@ -68,6 +68,40 @@ impl Normaliser {
         }
     }
 
+    /// The byte length of the leading run of `text` that normalising leaves as it is.
+    #[inline]
+    fn plain_run(&self, text: &str) -> usize {
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let lead = b[i];
+            if lead < 0x80 {
+                if lead < 0x20 || lead == 0x7F || matches!(lead, b'[' | b'h' | b'H' | b'@' | b'#') {
+                    return i;
+                }
+                i += 1;
+                continue;
+            }
+            // A character of two bytes (C0–DF) may be a C1 control; four bytes (F0–) may be
+            // an emoji; three bytes (E0–EF) may be traditional or an emoji of the 2600 block.
+            if !(0xE0..0xF0).contains(&lead) {
+                return i;
+            }
+            let Some(&[b1, b2]) = b.get(i + 1..i + 3) else {
+                return i;
+            };
+            let c =
+                (u32::from(lead & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+            if self.traditional[c as usize / 64] & (1 << (c % 64)) != 0
+                || (0x2600..=0x27BF).contains(&c)
+            {
+                return i;
+            }
+            i += 3;
+        }
+        i
+    }
+
     pub fn normalise(&self, raw: &str) -> Normalised {
         let own = own_words(raw);
         let mut text = String::with_capacity(own.len());
@@ -75,7 +109,15 @@ impl Normaliser {
         // A byte position in `own`, always on a character boundary: no decoded copy of the
         // text is made.
         let mut i = 0;
-        while let Some(c) = own[i..].chars().next() {
+        loop {
+            // A run of ordinary characters (simplified, not a control character, not the start
+            // of a Weibo form) is copied at once: most texts are one such run.
+            let plain = self.plain_run(&own[i..]);
+            text.push_str(&own[i..i + plain]);
+            i += plain;
+            let Some(c) = own[i..].chars().next() else {
+                break;
+            };
             let rest = &own[i..];
             // Ordinary ideographs and ASCII letters, digits and punctuation go straight
             // through (an ideograph may still be traditional).
