@@ -89,7 +89,7 @@ struct ScoredRow<'a> {
     risk: &'static str,
     risk_terms: &'a [String],
     topics: &'a [&'static str],
-    keywords: &'a [String],
+    keywords: &'a [compact_str::CompactString],
     terms: Vec<TermRow<'a>>,
 }
 

@@ -15,6 +15,7 @@ pub mod normalize;
 mod table;
 
 use anyhow::{Context, Result};
+use compact_str::CompactString;
 use crisis::{CrisisMatcher, Risk};
 use jieba_rs::Jieba;
 use normalize::Normaliser;
@@ -80,6 +81,13 @@ const EARLIER_CLAUSE: f32 = 0.8;
 const LATER_CLAUSE: f32 = 1.2;
 const QUESTION: f32 = 0.6;
 const EXCLAMATION: f32 = 1.2;
+/// The rule names a hit's clause and sentence codes stand for.
+const CLAUSE_RULES: [&str; 3] = ["", "earlier clause", "later clause"];
+const SENTENCE_RULES: [&str; 3] = ["", "question", "exclamation"];
+const RULE_EARLIER: u8 = 1;
+const RULE_LATER: u8 = 2;
+const RULE_QUESTION: u8 = 1;
+const RULE_EXCLAMATION: u8 = 2;
 /// Terms listed in an explanation at most.
 const MAX_TERMS: usize = 12;
 /// Below this |score| a text with evidence is still called neutral.
@@ -250,7 +258,8 @@ impl Polarity {
 /// One term's part in a result.
 #[derive(Debug, Clone, Serialize)]
 pub struct TermEffect {
-    pub term: String,
+    /// Inline when short (most terms are): no allocation per term of every text.
+    pub term: CompactString,
     /// Its contribution to the raw polarity score, after the rules.
     pub weight: f32,
     /// The rules applied: negated, intensified ×k, earlier clause, later clause, question,
@@ -267,7 +276,7 @@ pub struct Analysis {
     pub risk: Risk,
     pub risk_terms: Vec<String>,
     pub topics: Vec<&'static str>,
-    pub keywords: Vec<String>,
+    pub keywords: Vec<CompactString>,
     pub terms: Vec<TermEffect>,
 }
 
@@ -284,8 +293,10 @@ pub(crate) struct Hit<'t> {
     clause: u32,
     negated: bool,
     degree: f32,
-    clause_rule: Option<&'static str>,
-    sentence_rule: Option<&'static str>,
+    /// Index into `CLAUSE_RULES`: none, earlier clause, later clause.
+    clause_rule: u8,
+    /// Index into `SENTENCE_RULES`: none, question, exclamation.
+    sentence_rule: u8,
 }
 
 pub struct Engine {
@@ -667,14 +678,14 @@ impl Engine {
         let mut clause = 0u32;
         let close_clause = |hits: &mut Vec<Hit<'t>>, start: usize, end_token: &str| {
             let rule = match end_token {
-                "？" | "?" => Some(("question", QUESTION)),
-                "！" | "!" => Some(("exclamation", EXCLAMATION)),
+                "？" | "?" => Some((RULE_QUESTION, QUESTION)),
+                "！" | "!" => Some((RULE_EXCLAMATION, EXCLAMATION)),
                 _ => None,
             };
-            if let Some((name, m)) = rule {
+            if let Some((rule, m)) = rule {
                 for h in &mut hits[start..] {
                     h.modifier *= m;
-                    h.sentence_rule = Some(name);
+                    h.sentence_rule = rule;
                 }
             }
         };
@@ -713,7 +724,7 @@ impl Engine {
                 {
                     for h in &mut hits[clause_start..] {
                         h.modifier *= QUESTION;
-                        h.sentence_rule = Some("question");
+                        h.sentence_rule = RULE_QUESTION;
                     }
                     clause_start = hits.len();
                 }
@@ -730,8 +741,8 @@ impl Engine {
                 modifier: degree * if negated { NEGATED } else { 1.0 },
                 negated,
                 degree,
-                clause_rule: None,
-                sentence_rule: None,
+                clause_rule: 0,
+                sentence_rule: 0,
             });
             negated = false;
             degree = 1.0;
@@ -744,12 +755,12 @@ impl Engine {
         if let Some(at) = adversative_at {
             for (i, h) in hits.iter_mut().enumerate() {
                 let (rule, m) = if i < at {
-                    ("earlier clause", EARLIER_CLAUSE)
+                    (RULE_EARLIER, EARLIER_CLAUSE)
                 } else {
-                    ("later clause", LATER_CLAUSE)
+                    (RULE_LATER, LATER_CLAUSE)
                 };
                 h.modifier *= m;
-                h.clause_rule = Some(rule);
+                h.clause_rule = rule;
             }
         }
         hits
@@ -891,9 +902,16 @@ impl Engine {
             .into_iter()
             .map(|(weight, _, what)| {
                 let (term, rule) = match what {
-                    Pending::Term(h) => (h.term.to_string(), describe(h)),
-                    Pending::Pair(a, b) => (format!("{} {}", a.term, b.term), describe(b)),
-                    Pending::Emoticon(tag) => (tag.to_string(), "emoticon".into()),
+                    Pending::Term(h) => (CompactString::from(h.term), describe(h)),
+                    Pending::Pair(a, b) => {
+                        let mut pair =
+                            CompactString::with_capacity(a.term.len() + 1 + b.term.len());
+                        pair.push_str(a.term);
+                        pair.push(' ');
+                        pair.push_str(b.term);
+                        (pair, describe(b))
+                    }
+                    Pending::Emoticon(tag) => (CompactString::from(tag), "emoticon".into()),
                 };
                 TermEffect {
                     term,
@@ -912,7 +930,7 @@ impl Engine {
                 evidence = true;
                 if explain {
                     effects.push(TermEffect {
-                        term: term.clone(),
+                        term: term.as_str().into(),
                         weight: round3(floor),
                         rule: format!("crisis language ({})", crisis.risk.name()).into(),
                     });
@@ -973,10 +991,11 @@ impl Engine {
 }
 
 /// The top words by TF-IDF against the background frequency list.
-fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<String> {
-    // (table id or NO_ID, first position, summed IDF) per candidate token; ids let repeats of
-    // a known word be found by integer sort, and the few unknown words compare as strings.
-    let mut candidates: Vec<(u32, usize, f32)> = Vec::new();
+fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<CompactString> {
+    // Known words as one integer each, table id above position, so that an integer sort
+    // groups the repeats of a word in text order; the few unknown words sort by their text.
+    let mut known: Vec<u64> = Vec::new();
+    let mut unknown: Vec<(&str, u32)> = Vec::new();
     for (pos, (&w, info)) in tokens.iter().zip(infos).enumerate() {
         // Fewer than two CJK characters (or four ASCII letters) make no keyword.
         if w.len() < 4 || !is_wordy(w) {
@@ -984,30 +1003,23 @@ fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<Str
         }
         match info {
             Some(i) if i.stop || i.role != Role::Plain => {}
-            Some(i) => candidates.push((i.id, pos, i.idf)),
-            None => candidates.push((NO_ID, pos, UNKNOWN_IDF)),
+            Some(i) => known.push(u64::from(i.id) << 32 | pos as u64),
+            None => unknown.push((w, pos as u32)),
         }
     }
-    candidates.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0).then_with(|| {
-            if a.0 == NO_ID {
-                tokens[a.1].cmp(tokens[b.1]).then(a.1.cmp(&b.1))
-            } else {
-                a.1.cmp(&b.1)
-            }
-        })
-    });
-    let mut scores: Vec<(u32, usize, f32)> = Vec::with_capacity(candidates.len());
-    for c in candidates {
-        match scores.last_mut() {
-            Some(last) if last.0 == c.0 && (c.0 != NO_ID || tokens[last.1] == tokens[c.1]) => {
-                last.2 += c.2
-            }
-            _ => scores.push(c),
-        }
+    known.sort_unstable();
+    unknown.sort_unstable();
+    // (summed IDF, first position) of each distinct word.
+    let mut scores: Vec<(f32, u32)> = Vec::with_capacity(known.len() + unknown.len());
+    for run in known.chunk_by(|a, b| a >> 32 == b >> 32) {
+        let first = run[0] as u32;
+        let idf = infos[first as usize].map_or(UNKNOWN_IDF, |i| i.idf);
+        scores.push((run.iter().fold(0.0, |sum, _| sum + idf), first));
     }
-    let order =
-        |a: &(u32, usize, f32), b: &(u32, usize, f32)| b.2.total_cmp(&a.2).then(a.1.cmp(&b.1));
+    for run in unknown.chunk_by(|a, b| a.0 == b.0) {
+        scores.push((run.iter().fold(0.0, |sum, _| sum + UNKNOWN_IDF), run[0].1));
+    }
+    let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
     if scores.len() > top && top > 0 {
         scores.select_nth_unstable_by(top - 1, order);
         scores.truncate(top);
@@ -1016,7 +1028,7 @@ fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<Str
     scores
         .into_iter()
         .take(top)
-        .map(|(_, pos, _)| tokens[pos].to_string())
+        .map(|(_, pos)| CompactString::from(tokens[pos as usize]))
         .collect()
 }
 
@@ -1153,8 +1165,6 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
     // terms of every text.
     let intensified = (h.degree - 1.0).abs() > f32::EPSILON;
     if !intensified {
-        const CLAUSE: [&str; 3] = ["", "earlier clause", "later clause"];
-        const SENTENCE: [&str; 3] = ["", "question", "exclamation"];
         #[rustfmt::skip]
         const FIXED: [&str; 18] = [
             "", "question", "exclamation",
@@ -1166,39 +1176,24 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
             "negated, later clause", "negated, later clause, question",
             "negated, later clause, exclamation",
         ];
-        let c = CLAUSE.iter().position(|r| Some(*r) == h.clause_rule);
-        let q = SENTENCE.iter().position(|r| Some(*r) == h.sentence_rule);
-        let c = if h.clause_rule.is_none() { Some(0) } else { c };
-        let q = if h.sentence_rule.is_none() {
-            Some(0)
-        } else {
-            q
-        };
-        if let (Some(c), Some(q)) = (c, q) {
-            return FIXED[usize::from(h.negated) * 9 + c * 3 + q].into();
-        }
+        let index = usize::from(h.negated) * 9
+            + usize::from(h.clause_rule) * 3
+            + usize::from(h.sentence_rule);
+        return FIXED[index].into();
     }
     let mut rules = String::new();
-    let add = |rules: &mut String, part: &str| {
-        if !rules.is_empty() {
-            rules.push_str(", ");
-        }
-        rules.push_str(part);
-    };
     if h.negated {
-        add(&mut rules, "negated");
+        rules.push_str("negated, ");
     }
-    if intensified {
-        if !rules.is_empty() {
+    let _ = write!(rules, "intensified ×{}", round3(h.degree));
+    for part in [
+        CLAUSE_RULES[usize::from(h.clause_rule)],
+        SENTENCE_RULES[usize::from(h.sentence_rule)],
+    ] {
+        if !part.is_empty() {
             rules.push_str(", ");
+            rules.push_str(part);
         }
-        let _ = write!(rules, "intensified ×{}", round3(h.degree));
-    }
-    if let Some(r) = h.clause_rule {
-        add(&mut rules, r);
-    }
-    if let Some(r) = h.sentence_rule {
-        add(&mut rules, r);
     }
     rules.into()
 }
@@ -1212,10 +1207,20 @@ fn may_be_term(w: &str) -> bool {
         (Some(c), None) => {
             matches!(c as u32, 0x4E00..=0x9FFF)
                 || c.is_ascii_alphanumeric()
-                || (!c.is_ascii() && c.is_alphanumeric())
+                || (!c.is_ascii() && !is_punctuation_block(c) && c.is_alphanumeric())
         }
         _ => true,
     }
+}
+
+/// Whether `c` lies in a block of punctuation that holds no letter or digit (CJK and general
+/// punctuation, fullwidth punctuation): the commonest lone tokens, told apart without the slow
+/// Unicode tables.
+fn is_punctuation_block(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x2010..=0x2027 | 0x2030..=0x205E | 0x3000..=0x3004 | 0x3008..=0x3020 | 0xFF01..=0xFF0F | 0xFF1A..=0xFF20
+    )
 }
 
 /// Whether a token is empty or only whitespace; an ideograph's lead byte answers at once.
@@ -1335,6 +1340,14 @@ mod token_class_tests {
         for w in ["好", "a", "，", "😭"] {
             assert!(!is_blank(w), "{w:?}");
         }
+    }
+
+    #[test]
+    fn punctuation_blocks_hold_no_letter_or_digit() {
+        let all = (0..=0x10FFFFu32).filter_map(char::from_u32);
+        let inside: Vec<char> = all.filter(|&c| is_punctuation_block(c)).collect();
+        assert!(inside.contains(&'，') && inside.contains(&'。') && inside.contains(&'…'));
+        assert!(inside.iter().all(|c| !c.is_alphanumeric()), "{inside:?}");
     }
 
     #[test]
