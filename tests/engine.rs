@@ -80,7 +80,7 @@ fn crisis_recall_and_precision_on_the_test_set() {
 fn crisis_figures_on_sets_written_to_be_held_out() {
     // Each set was written before the detector it first measured; the header of each file says
     // what it measured then and whether it has been looked at since. Phrase patterns alone
-    // generalised to about a third of unseen statements; the cue detector to 40–77% (sets 8–11).
+    // generalised to about a third of unseen statements; the cue detector to 30–77% (sets 8–12).
     // These floors are today's figures: they catch a regression, they are not the target.
     for (file, min_recall, min_precision) in [
         ("crisis_holdout_3.tsv", 0.90, 0.95),
@@ -91,7 +91,8 @@ fn crisis_figures_on_sets_written_to_be_held_out() {
         ("crisis_holdout_8.tsv", 0.95, 0.95),
         ("crisis_holdout_9.tsv", 0.77, 0.85),
         ("crisis_holdout_10.tsv", 0.95, 0.95),
-        ("crisis_holdout_11.tsv", 0.40, 0.70),
+        ("crisis_holdout_11.tsv", 0.90, 0.95),
+        ("crisis_holdout_12.tsv", 0.30, 0.65),
     ] {
         let (recall, precision, tiers, misses) = measure(&crisis_set(file));
         eprintln!("{file}: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}\n{misses:#?}");
