@@ -1009,7 +1009,8 @@ fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<Com
     }
     known.sort_unstable();
     unknown.sort_unstable();
-    // (summed IDF, first position) of each distinct word.
+    // (summed IDF, first position) of each distinct word; summed occurrence by occurrence, as
+    // the score is defined (n × idf rounds differently and would reorder rare ties).
     let mut scores: Vec<(f32, u32)> = Vec::with_capacity(known.len() + unknown.len());
     for run in known.chunk_by(|a, b| a >> 32 == b >> 32) {
         let first = run[0] as u32;
