@@ -10,11 +10,6 @@ use xinqing::error::{exit_code, Failure, FailureKind};
 use xinqing::ingest::mapping::Mapping;
 use xinqing::ingest::{ingest_file, FileOptions, FileReport, Validator};
 use xinqing::query::OutputFormat;
-
-// Scoring makes a dozen small allocations per text (tokens, hits, results); mimalloc serves
-// them in a few nanoseconds where the system allocator takes tens.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use xinqing::redact::{Pseudonymizer, Redactor};
 use xinqing::schema::Kind;
 use xinqing::store::{Store, DEFAULT_PATH};
