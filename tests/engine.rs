@@ -149,6 +149,20 @@ proptest! {
         prop_assert!(a.emotions.iter().all(|e| e.is_finite() && *e >= 0.0));
     }
 
+    /// Crisis words, sentence marks and spaces in any order: the cue detector slices the text
+    /// at sentence marks around its anchors.
+    #[test]
+    fn crisis_words_and_sentence_marks_in_any_order_give_a_result(
+        parts in proptest::collection::vec(proptest::sample::select(vec![
+            "我", "想", "死", "药", "安眠药", "全部吃", "天台", "跳下去", "自己", "刀", "划", "血",
+            "手", "杀了", "他", "累死了", "不想活", "〔姓名〕", "。", "！", "？", "；", "!", "?",
+            ";", "\n", " ", "，", "a", "😭",
+        ]), 0..80)
+    ) {
+        let a = ENGINE.analyze(&parts.concat());
+        prop_assert!(a.score.is_finite() && (-1.0..=1.0).contains(&a.score));
+    }
+
     #[test]
     fn chinese_weibo_like_strings_give_a_result(
         text in "[\\u{4e00}-\\u{9fa5}，。！？\\[\\]@#/: a-z0-9😭👍]{0,200}"
