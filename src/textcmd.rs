@@ -655,6 +655,7 @@ pub fn bench_engine(
     rounds: usize,
     threads: usize,
 ) -> Result<String> {
+    let (rounds, threads) = (rounds.max(1), threads.max(1));
     let bytes: usize = texts.iter().map(String::len).sum::<usize>() * rounds;
     let n = texts.len() * rounds;
     let jieba = jieba_rs::Jieba::new();
@@ -668,20 +669,26 @@ pub fn bench_engine(
         std::hint::black_box(jieba.cut(t, true));
         std::hint::black_box(engine.analyze(t));
     }
-    let cut = time(&|| {
-        for _ in 0..rounds {
+    // The cut and the engine take turns, one pass over the texts each per round: this machine's
+    // speed drifts, and a ratio of two neighbouring passes is steadier than one of two long runs.
+    let (mut cut, mut one) = (0.0, 0.0);
+    let mut ratios = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let c = time(&|| {
             for t in texts {
                 std::hint::black_box(jieba.cut(t, true));
             }
-        }
-    });
-    let one = time(&|| {
-        for _ in 0..rounds {
+        });
+        let e = time(&|| {
             for t in texts {
                 std::hint::black_box(engine.analyze(t));
             }
-        }
-    });
+        });
+        cut += c;
+        one += e;
+        ratios.push(e / c);
+    }
+    ratios.sort_by(f64::total_cmp);
     let many = time(&|| {
         let chunk = texts.len().div_ceil(threads);
         std::thread::scope(|scope| {
@@ -721,8 +728,10 @@ pub fn bench_engine(
     out.push_str(&line("engine analyze, 1 thread", one));
     out.push_str(&line(&format!("engine analyze, {threads} threads"), many));
     out.push_str(&format!(
-        "engine / cut time: {:.2}×; {threads}-thread speed-up {:.2}×\n",
-        one / cut,
+        "engine / cut time: {:.2}× (median of {rounds} paired rounds, {:.2}–{:.2}×); {threads}-thread speed-up {:.2}×\n",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
         one / many
     ));
     out.push_str(&format!(
