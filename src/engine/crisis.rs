@@ -542,11 +542,10 @@ impl CrisisMatcher {
             terms: Vec::new(),
         };
         let compact: std::borrow::Cow<str> = if normalised.contains(char::is_whitespace) {
-            normalised
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>()
-                .into()
+            // Sized once (a filtered collect would grow the string a doubling at a time).
+            let mut compact = String::with_capacity(normalised.len());
+            compact.extend(normalised.chars().filter(|c| !c.is_whitespace()));
+            compact.into()
         } else {
             normalised.into()
         };

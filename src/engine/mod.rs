@@ -845,7 +845,9 @@ impl Engine {
         let mut raw = 0.0f32;
         let mut emotions = [0.0f32; 7];
         // Explanations are written out only for the terms that are kept.
-        let mut pending: Vec<(f32, usize, Pending<'_, '_>)> = Vec::new();
+        // Sized once: every hit, neighbouring pair and emoticon may add one.
+        let mut pending: Vec<(f32, usize, Pending<'_, '_>)> =
+            Vec::with_capacity(2 * hits.len() + normalised.emoticons.len());
         for h in hits {
             let base = h.curated + h.learned;
             let contribution = base * h.modifier;
@@ -994,7 +996,7 @@ impl Engine {
 fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<CompactString> {
     // Known words as one integer each, table id above position, so that an integer sort
     // groups the repeats of a word in text order; the few unknown words sort by their text.
-    let mut known: Vec<u64> = Vec::new();
+    let mut known: Vec<u64> = Vec::with_capacity(tokens.len() / 2);
     let mut unknown: Vec<(&str, u32)> = Vec::new();
     for (pos, (&w, info)) in tokens.iter().zip(infos).enumerate() {
         // Fewer than two CJK characters (or four ASCII letters) make no keyword.
