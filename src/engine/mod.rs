@@ -1147,11 +1147,8 @@ fn is_wordy(w: &str) -> bool {
     w.chars().any(|c| {
         c.is_ascii_alphabetic()
             || matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
-            // General and CJK punctuation and fullwidth forms up to Ａ are never letters, and
-            // skip the slow Unicode table.
-            || (!c.is_ascii()
-                && !matches!(c as u32, 0x2000..=0x206F | 0x3000..=0x303F | 0xFF00..=0xFF20)
-                && c.is_alphabetic())
+            // Punctuation blocks hold no letter, and skip the slow Unicode table.
+            || (!c.is_ascii() && !is_punctuation_block(c) && c.is_alphabetic())
     })
 }
 
