@@ -3,6 +3,7 @@
 
 pub mod advice;
 pub mod analytics;
+pub mod crisiscmd;
 pub mod demo;
 pub mod engine;
 pub mod error;

@@ -135,6 +135,18 @@ enum Command {
         #[arg(long)]
         dictionaries: Option<PathBuf>,
     },
+    /// Learn the crisis screen from crisis sets and ordinary text (dictionaries/crisis_model.tsv).
+    TrainCrisis {
+        #[command(flatten)]
+        crisis: CrisisArgs,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Measure the crisis screen set by set, each learned without the set it is tested on.
+    EvalCrisis {
+        #[command(flatten)]
+        crisis: CrisisArgs,
+    },
     /// Benchmark the engine in process beside a bare jieba-rs cut (see benches/engine.sh).
     #[command(hide = true)]
     BenchEngine {
@@ -188,6 +200,25 @@ enum Command {
         #[arg(long, default_value = "xinqing-demo")]
         dir: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct CrisisArgs {
+    /// Crisis sets: tier<TAB>text lines (repeatable; tests/data/crisis_*.tsv).
+    #[arg(long = "set", required = true)]
+    sets: Vec<PathBuf>,
+    /// Ordinary text to learn "not a crisis" from, as FILE:TEXT_COLUMN (repeatable).
+    #[arg(long)]
+    background: Vec<xinqing::crisiscmd::TextSpec>,
+    /// Texts sampled from each background file (the rest measure false alarms).
+    #[arg(long, default_value_t = 1500)]
+    sample: usize,
+    /// A sentence this likely to be a crisis statement flags its text.
+    #[arg(long, default_value_t = 0.6)]
+    threshold: f32,
+    /// Dictionaries directory overriding the embedded files.
+    #[arg(long)]
+    dictionaries: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -324,6 +355,36 @@ fn run(cli: Cli) -> Result<u8> {
                 let n = textcmd::train_emotions(&engine, &data, &path, &command_line)?;
                 println!("wrote {n} learned emotion rows to {}", path.display());
             }
+            Ok(0)
+        }
+        Command::TrainCrisis { crisis, out } => {
+            let engine = Engine::load(crisis.dictionaries.as_deref())?;
+            let command_line = std::iter::once("xinqing".to_string())
+                .chain(std::env::args().skip(1))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let n = xinqing::crisiscmd::train_crisis(
+                &engine,
+                &crisis.sets,
+                &crisis.background,
+                crisis.sample,
+                crisis.threshold,
+                &out,
+                &command_line,
+            )?;
+            println!("wrote {n} n-gram weights to {}", out.display());
+            Ok(0)
+        }
+        Command::EvalCrisis { crisis } => {
+            let engine = Engine::load(crisis.dictionaries.as_deref())?;
+            xinqing::crisiscmd::eval_crisis(
+                &engine,
+                &crisis.sets,
+                &crisis.background,
+                crisis.sample,
+                crisis.threshold,
+                &mut std::io::stdout(),
+            )?;
             Ok(0)
         }
         Command::BenchEngine {

@@ -79,9 +79,10 @@ fn crisis_recall_and_precision_on_the_test_set() {
 #[test]
 fn crisis_figures_on_sets_written_to_be_held_out() {
     // Each set was written before the detector it first measured; the header of each file says
-    // what it measured then and whether it has been looked at since. Phrase patterns alone
-    // generalised to about a third of unseen statements; the cue detector to 30–77% (sets 8–12).
-    // These floors are today's figures: they catch a regression, they are not the target.
+    // what it measured then. Phrase patterns alone generalised to about a third of unseen
+    // statements, the cue detector to 30–77% (sets 8–12). The learned screen has since been
+    // trained on every set, so these are no longer held-out figures (those come from
+    // `xinqing eval-crisis`, each set left out in turn): the floors catch a regression.
     for (file, min_recall, min_precision) in [
         ("crisis_holdout_3.tsv", 0.90, 0.95),
         ("crisis_holdout_4.tsv", 0.95, 0.95),
@@ -92,7 +93,8 @@ fn crisis_figures_on_sets_written_to_be_held_out() {
         ("crisis_holdout_9.tsv", 0.77, 0.85),
         ("crisis_holdout_10.tsv", 0.95, 0.95),
         ("crisis_holdout_11.tsv", 0.90, 0.95),
-        ("crisis_holdout_12.tsv", 0.30, 0.65),
+        ("crisis_holdout_12.tsv", 0.85, 0.80),
+        ("crisis_holdout_13.tsv", 0.85, 0.85),
     ] {
         let (recall, precision, tiers, misses) = measure(&crisis_set(file));
         eprintln!("{file}: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}\n{misses:#?}");
@@ -101,6 +103,41 @@ fn crisis_figures_on_sets_written_to_be_held_out() {
             "{file}: {misses:#?}"
         );
     }
+}
+
+#[test]
+fn ordinary_hotline_notes_raise_no_alarm() {
+    let set = crisis_set("crisis_hotline_negatives.tsv");
+    let alarms: Vec<&String> = set
+        .iter()
+        .filter(|(_, text)| ENGINE.analyze(text).risk != Risk::None)
+        .map(|(_, text)| text)
+        .collect();
+    // Learned from, so few; left out of training, the screen raised 2 of 40 and the patterns 3.
+    assert!(alarms.len() <= 3, "{alarms:#?}");
+}
+
+#[test]
+fn the_learned_screen_explains_what_the_patterns_miss() {
+    // Wording no pattern or cue lists (from the thirteenth set, written before the screen).
+    let text = "活着对我来说就是一种惩罚，每天睁眼都在想怎么才能不用再睁眼。";
+    assert_eq!(ENGINE.crisis_rules(text), Risk::None);
+    let a = ENGINE.analyze(text);
+    assert_ne!(a.risk, Risk::None);
+    assert!(!a.risk_terms.is_empty());
+    assert!(
+        a.risk_terms.iter().all(|t| t.chars().count() >= 2),
+        "{:?}",
+        a.risk_terms
+    );
+    assert!(
+        a.terms
+            .iter()
+            .any(|t| t.rule.starts_with("learned crisis screen")),
+        "{:?}",
+        a.terms
+    );
+    assert_eq!(a.polarity, xinqing::engine::Polarity::Negative);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! injury; a violent act with a person or place. The cue words are in `[cues]` of the same
 //! file; the rules are `CueRules::tier` below. A text takes the higher tier of the two.
 
+use super::crisis_model::CrisisModel;
 use anyhow::{Context, Result};
 use regex::Regex;
 use serde::Deserialize;
@@ -339,6 +340,8 @@ pub struct CrisisMatcher {
     gate: Option<aho_corasick::AhoCorasick>,
     /// For each literal of `gate`, the pattern (in tier order) it belongs to, or `CUE_ANCHOR`.
     gate_owner: Vec<usize>,
+    /// The learned screen (`crisis_model.tsv`), for what the patterns and cues miss.
+    model: Option<CrisisModel>,
 }
 
 const CUE_ANCHOR: usize = usize::MAX;
@@ -478,11 +481,17 @@ fn necessary_literals(pattern: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Option<Ve
 pub struct CrisisResult {
     pub risk: Risk,
     pub terms: Vec<String>,
+    /// The learned screen's probability when it, not a pattern or cue, flagged the text.
+    pub screened: Option<f32>,
 }
 
 impl CrisisMatcher {
     /// `rarity` rates a literal for the gate: the higher, the fewer texts hold it.
-    pub fn new(toml_text: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Result<CrisisMatcher> {
+    pub fn new(
+        toml_text: &str,
+        model_text: &str,
+        rarity: &dyn Fn(&[u8]) -> f32,
+    ) -> Result<CrisisMatcher> {
         let file: CrisisFile = toml::from_str(toml_text).context("crisis.toml")?;
         // One Regex per pattern, not a RegexSet: a single regex searches for its literals
         // first (memchr, Aho-Corasick) and runs its automaton only where they occur, while a set
@@ -528,6 +537,7 @@ impl CrisisMatcher {
             cues,
             gate,
             gate_owner,
+            model: CrisisModel::parse(model_text)?,
         })
     }
 
@@ -536,10 +546,33 @@ impl CrisisMatcher {
         self.gate.is_some()
     }
 
+    /// The patterns and cues, then the learned screen where they find nothing.
     pub fn assess(&self, normalised: &str) -> CrisisResult {
+        let result = self.assess_rules(normalised);
+        if result.risk != Risk::None {
+            return result;
+        }
+        match self.model.as_ref().and_then(|m| m.screen(normalised)) {
+            Some(s) => CrisisResult {
+                risk: s.risk,
+                terms: s.terms,
+                screened: Some(s.probability),
+            },
+            None => result,
+        }
+    }
+
+    /// The learned screen, if the dictionaries have one.
+    pub fn model(&self) -> Option<&CrisisModel> {
+        self.model.as_ref()
+    }
+
+    /// The patterns and cues alone.
+    pub fn assess_rules(&self, normalised: &str) -> CrisisResult {
         let none = || CrisisResult {
             risk: Risk::None,
             terms: Vec::new(),
+            screened: None,
         };
         let compact: std::borrow::Cow<str> = if normalised.contains(char::is_whitespace) {
             // Sized once (a filtered collect would grow the string a doubling at a time).
@@ -591,10 +624,7 @@ impl CrisisMatcher {
             return none();
         }
         let masked = self.negatives.replace_all(&compact, "〇");
-        let mut result = CrisisResult {
-            risk: Risk::None,
-            terms: Vec::new(),
-        };
+        let mut result = none();
         if patterns_may_match {
             // Tiers come highest first; the first tier with a match decides.
             let mut found: Option<(Risk, Vec<String>)> = None;
@@ -610,13 +640,21 @@ impl CrisisMatcher {
                 }
             }
             if let Some((risk, terms)) = found {
-                result = CrisisResult { risk, terms };
+                result = CrisisResult {
+                    risk,
+                    terms,
+                    screened: None,
+                };
             }
         }
         if cues_may_match {
             if let Some((risk, terms)) = self.cues.as_ref().and_then(|c| c.assess(&masked)) {
                 if severity(risk) > severity(result.risk) {
-                    result = CrisisResult { risk, terms };
+                    result = CrisisResult {
+                        risk,
+                        terms,
+                        screened: None,
+                    };
                 }
             }
         }
@@ -652,7 +690,7 @@ mod tests {
             unlisted.is_empty(),
             "patterns without gate literals turn the gate off: {unlisted:#?}"
         );
-        let m = CrisisMatcher::new(text, &by_length).unwrap();
+        let m = CrisisMatcher::new(text, "", &by_length).unwrap();
         assert!(m.gated());
         assert_eq!(m.assess("药已经攒够了").risk, Risk::Imminent);
         assert_eq!(m.assess("今天天气很好").risk, Risk::None);

@@ -10,6 +10,7 @@
 //! `xinqing train`). Every result lists the terms that moved it and the rules applied.
 
 pub mod crisis;
+pub mod crisis_model;
 pub mod learn;
 pub mod normalize;
 mod table;
@@ -133,6 +134,7 @@ embedded! {
     emoticons => "emoticons.tsv",
     topics => "topics.tsv",
     crisis => "crisis.toml",
+    crisis_model => "crisis_model.tsv",
     t2s => "t2s.tsv",
     idf => "background_idf.tsv",
     stopwords => "stopwords.txt",
@@ -451,7 +453,7 @@ impl Engine {
             let n = words_with_char.get(&c).copied().unwrap_or(0) as f32;
             (8.0 - n.ln_1p()).max(0.5)
         };
-        let crisis = CrisisMatcher::new(&d.crisis, &|literal| {
+        let crisis = CrisisMatcher::new(&d.crisis, &d.crisis_model, &|literal| {
             let word = std::str::from_utf8(literal).unwrap_or_default();
             match terms.get(word) {
                 Some(info) if info.idf != UNKNOWN_IDF => info.idf,
@@ -661,6 +663,24 @@ impl Engine {
             .filter(|w| !w.trim().is_empty())
             .map(str::to_string)
             .collect()
+    }
+
+    /// A text as the crisis detectors read it (normalised: traditional characters converted,
+    /// emoticons and placeholders marked), for training and measuring the learned screen.
+    pub fn crisis_text(&self, text: &str) -> String {
+        self.normaliser.normalise(text).text
+    }
+
+    /// The patterns and cues alone on a text, without the learned screen.
+    pub fn crisis_rules(&self, text: &str) -> Risk {
+        self.crisis
+            .assess_rules(&self.normaliser.normalise(text).text)
+            .risk
+    }
+
+    /// The learned crisis screen, if the dictionaries have one.
+    pub fn crisis_model(&self) -> Option<&crisis_model::CrisisModel> {
+        self.crisis.model()
     }
 
     fn info(&self, word: &str) -> Option<&TermInfo> {
@@ -934,7 +954,15 @@ impl Engine {
                     effects.push(TermEffect {
                         term: term.as_str().into(),
                         weight: round3(floor),
-                        rule: format!("crisis language ({})", crisis.risk.name()).into(),
+                        rule: match crisis.screened {
+                            Some(p) => format!(
+                                "learned crisis screen ({}, p {:.2})",
+                                crisis.risk.name(),
+                                p
+                            ),
+                            None => format!("crisis language ({})", crisis.risk.name()),
+                        }
+                        .into(),
                     });
                 }
             }
