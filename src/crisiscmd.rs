@@ -69,19 +69,26 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Ordinary texts of each background file, split into a deterministic sample to learn from
-/// and the rest, on which the false-alarm rate is measured.
+/// and the rest, on which the false-alarm rate is measured. All as the crisis detectors read
+/// them (`Engine::crisis_text`), normalised once.
 struct Background {
     name: String,
     sample: Vec<String>,
     rest: Vec<String>,
 }
 
-fn backgrounds(specs: &[TextSpec], sample: usize, seed: u64) -> Result<Vec<Background>> {
+fn backgrounds(
+    engine: &Engine,
+    specs: &[TextSpec],
+    sample: usize,
+    seed: u64,
+) -> Result<Vec<Background>> {
     specs
         .iter()
         .map(|spec| {
             let mut texts = crate::textio::read_texts(&spec.path, &spec.column)?;
             texts.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            let mut texts: Vec<String> = texts.iter().map(|t| engine.crisis_text(t)).collect();
             let rest = texts.split_off(sample.min(texts.len()));
             Ok(Background {
                 name: file_name(Path::new(&spec.path)),
@@ -92,48 +99,47 @@ fn backgrounds(specs: &[TextSpec], sample: usize, seed: u64) -> Result<Vec<Backg
         .collect()
 }
 
+/// A crisis set, its lines normalised as the detectors read them.
 struct Set {
     name: String,
     lines: Vec<(Risk, String)>,
 }
 
-fn read_sets(paths: &[PathBuf]) -> Result<Vec<Set>> {
+fn read_sets(engine: &Engine, paths: &[PathBuf]) -> Result<Vec<Set>> {
     paths
         .iter()
         .map(|p| {
             Ok(Set {
                 name: file_name(p),
-                lines: read_crisis_set(p)?,
+                lines: read_crisis_set(p)?
+                    .into_iter()
+                    .map(|(risk, text)| (risk, engine.crisis_text(&text)))
+                    .collect(),
             })
         })
         .collect()
 }
 
 fn examples<'a>(
-    engine: &Engine,
     sets: impl Iterator<Item = &'a Set>,
     backgrounds: &[Background],
 ) -> Vec<CrisisExample> {
-    let mut out = Vec::new();
-    for set in sets {
-        for (risk, text) in &set.lines {
-            out.push(CrisisExample {
-                text: engine.crisis_text(text),
-                risk: *risk,
-                whole: true,
-            });
-        }
-    }
-    for b in backgrounds {
-        for text in &b.sample {
-            out.push(CrisisExample {
-                text: engine.crisis_text(text),
-                risk: Risk::None,
-                whole: false,
-            });
-        }
-    }
-    out
+    let lines = sets
+        .flat_map(|s| &s.lines)
+        .map(|(risk, text)| CrisisExample {
+            text: text.clone(),
+            risk: *risk,
+            whole: true,
+        });
+    let ordinary = backgrounds
+        .iter()
+        .flat_map(|b| &b.sample)
+        .map(|text| CrisisExample {
+            text: text.clone(),
+            risk: Risk::None,
+            whole: false,
+        });
+    lines.chain(ordinary).collect()
 }
 
 const SEED: u64 = 5;
@@ -149,9 +155,9 @@ pub fn train_crisis(
     out: &Path,
     command_line: &str,
 ) -> Result<usize> {
-    let sets = read_sets(set_paths)?;
-    let backgrounds = backgrounds(background, sample, SEED)?;
-    let examples = examples(engine, sets.iter(), &backgrounds);
+    let sets = read_sets(engine, set_paths)?;
+    let backgrounds = backgrounds(engine, background, sample, SEED)?;
+    let examples = examples(sets.iter(), &backgrounds);
     if !examples.iter().any(|e| e.risk != Risk::None) {
         return Err(Failure::new(FailureKind::Input, "no crisis lines to learn from").into());
     }
@@ -235,8 +241,8 @@ pub fn eval_crisis(
     threshold: f32,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let sets = read_sets(set_paths)?;
-    let backgrounds = backgrounds(background, sample, SEED)?;
+    let sets = read_sets(engine, set_paths)?;
+    let backgrounds = backgrounds(engine, background, sample, SEED)?;
     let opts = CrisisTrainOptions {
         threshold,
         ..Default::default()
@@ -261,7 +267,6 @@ pub fn eval_crisis(
     let mut sweep = [(Tally::default(), Tally::default()); SWEEP.len()];
     for (k, held) in sets.iter().enumerate() {
         let training = examples(
-            engine,
             sets.iter()
                 .enumerate()
                 .filter(|(i, _)| *i != k)
@@ -272,18 +277,14 @@ pub fn eval_crisis(
         let (mut rules, mut screen, mut both) =
             (Tally::default(), Tally::default(), Tally::default());
         for (gold, text) in &held.lines {
-            let normalised = engine.crisis_text(text);
             let by_rules = engine.crisis_rules(text);
-            let p = model.max_probability(&normalised);
-            let by_screen = model.screen(&normalised).map_or(Risk::None, |s| s.risk);
-            // For the sweep, the screen's tier does not matter: crisis or not.
+            let p = model.max_probability(text);
+            let by_screen = model.screen(text).map_or(Risk::None, |s| s.risk);
+            // For the sweep, the tier does not matter: crisis or not, as Ideation or None.
+            let any = |crisis: bool| if crisis { Risk::Ideation } else { Risk::None };
+            let gold_any = any(*gold != Risk::None);
             for (i, t) in SWEEP.iter().enumerate() {
-                let flagged = if p >= *t { Risk::Ideation } else { Risk::None };
-                let gold_any = if *gold == Risk::None {
-                    Risk::None
-                } else {
-                    Risk::Ideation
-                };
+                let flagged = any(p >= *t);
                 sweep[i].0.add(gold_any, flagged);
                 let either = if by_rules != Risk::None {
                     Risk::Ideation
@@ -338,7 +339,7 @@ pub fn eval_crisis(
     for (t, (s, b)) in SWEEP.iter().zip(&sweep) {
         writeln!(out, "  {t}: {}; {}", s.show(), b.show())?;
     }
-    let full = crisis_model::train_model(&examples(engine, sets.iter(), &backgrounds), &opts);
+    let full = crisis_model::train_model(&examples(sets.iter(), &backgrounds), &opts);
     writeln!(
         out,
         "\nFalse alarms on the background texts not sampled (the screen learned from every set):"
@@ -348,11 +349,11 @@ pub fn eval_crisis(
         let mut by_threshold = [0usize; SWEEP.len()];
         for text in &b.rest {
             let r = engine.crisis_rules(text) != Risk::None;
-            let p = full.max_probability(&engine.crisis_text(text));
+            let p = full.max_probability(text);
             for (n, t) in by_threshold.iter_mut().zip(SWEEP) {
                 *n += usize::from(p >= t);
             }
-            let s = p >= full.threshold();
+            let s = p >= threshold;
             rules += usize::from(r);
             screen += usize::from(s);
             either += usize::from(r || s);

@@ -121,7 +121,7 @@ fn ordinary_hotline_notes_raise_no_alarm() {
 fn the_learned_screen_explains_what_the_patterns_miss() {
     // Wording no pattern or cue lists (from the thirteenth set, written before the screen).
     let text = "活着对我来说就是一种惩罚，每天睁眼都在想怎么才能不用再睁眼。";
-    assert_eq!(ENGINE.crisis_rules(text), Risk::None);
+    assert_eq!(ENGINE.crisis_rules(&ENGINE.crisis_text(text)), Risk::None);
     let a = ENGINE.analyze(text);
     assert_ne!(a.risk, Risk::None);
     assert!(!a.risk_terms.is_empty());

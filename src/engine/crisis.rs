@@ -240,13 +240,12 @@ impl CueMatcher {
         }
         found.sort_unstable();
         let mut best: Option<(Risk, usize, usize)> = None;
-        let speaker = SENTENCE_WIDE;
         let mut sentence_bits: Vec<u32> = Vec::new();
         for &(sentence, _, _, b) in &found {
             if sentence_bits.len() <= sentence {
                 sentence_bits.resize(sentence + 1, 0);
             }
-            sentence_bits[sentence] |= b & speaker;
+            sentence_bits[sentence] |= b & SENTENCE_WIDE;
         }
         // Every window that starts at a cue: the cues of the same sentence within reach.
         for (i, &(sentence, start, _, _)) in found.iter().enumerate() {
@@ -277,7 +276,7 @@ impl CueMatcher {
 
 /// Where the sentences of `text` end (。！？；!?; or a line break), by byte: the fullwidth
 /// marks are E3 80 82 and EF BC 81/9F/9B, so one look at a byte rules out nearly all others.
-fn sentence_ends(text: &str) -> Vec<usize> {
+pub(super) fn sentence_ends(text: &str) -> Vec<usize> {
     let b = text.as_bytes();
     let mut ends = Vec::new();
     let mut i = 0;
@@ -560,11 +559,6 @@ impl CrisisMatcher {
             },
             None => result,
         }
-    }
-
-    /// The learned screen, if the dictionaries have one.
-    pub fn model(&self) -> Option<&CrisisModel> {
-        self.model.as_ref()
     }
 
     /// The patterns and cues alone.

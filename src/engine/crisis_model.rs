@@ -9,7 +9,8 @@
 //! reaches the file's threshold, and a softmax over the same features, learned on the crisis
 //! lines alone, names the tier. Where a pattern or cue matches, its tier stands.
 
-use super::crisis::Risk;
+use super::crisis::{sentence_ends, Risk};
+use super::table::PackedMap;
 use anyhow::{bail, Context, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -27,14 +28,19 @@ pub const TIERS: [Risk; 4] = [
 /// How many of a flagged sentence's n-grams are named as its risk terms.
 const TERMS_SHOWN: usize = 3;
 
-fn is_sentence_mark(c: char) -> bool {
-    matches!(c, '。' | '！' | '？' | '!' | '?' | '；' | ';' | '\n')
-}
-
-/// The sentences of a text, split at 。！？!?；; and line ends, each without a hotline note's
-/// reporting frame.
+/// The sentences of a text, split where the cue detector splits them (。！？；!?; and line ends),
+/// each without a hotline note's reporting frame.
 pub fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    text.split(is_sentence_mark)
+    let mut from = 0;
+    sentence_ends(text)
+        .into_iter()
+        .chain(std::iter::once(text.len()))
+        .map(move |end| {
+            let sentence = &text[from..end];
+            // Past the mark: one ASCII byte or a three-byte fullwidth mark.
+            from = (end + text[end..].chars().next().map_or(0, char::len_utf8)).min(text.len());
+            sentence
+        })
         .map(without_frame)
         .filter(|s| !s.trim().is_empty())
 }
@@ -95,92 +101,6 @@ pub fn text_key(text: &str) -> Option<u64> {
     Some(chars.iter().fold(0u64, |k, &c| k << 21 | (c as u64 + 1)))
 }
 
-/// The crisis weights, in an open-addressing table: every character of every text looks up
-/// to three keys, and a look-up should cost one cache line.
-struct Weights {
-    slots: Vec<Slot>,
-    shift: u32,
-}
-
-#[derive(Clone, Copy)]
-#[repr(C, packed)]
-struct Slot {
-    key: u64,
-    value: f32,
-}
-
-impl Weights {
-    /// Every suffix of a listed n-gram is listed too (weight 0 if it has none), so that an
-    /// absent character or pair ends the search for the longer n-grams ending in it.
-    fn new(entries: &[(u64, f32)]) -> Weights {
-        let mut all: FxHashMap<u64, f32> = entries.iter().copied().collect();
-        for &(key, _) in entries {
-            for suffix in [key & 0x3FF_FFFF_FFFF, key & 0x1F_FFFF] {
-                all.entry(suffix).or_insert(0.0);
-            }
-        }
-        all.remove(&0);
-        let size = (all.len() * 2 + 1).next_power_of_two().max(16);
-        let shift = 64 - size.trailing_zeros();
-        let mut slots = vec![Slot { key: 0, value: 0.0 }; size];
-        for (key, value) in all {
-            let mut i = Self::slot(key, shift);
-            while { slots[i].key } != 0 {
-                i = (i + 1) & (size - 1);
-            }
-            slots[i] = Slot { key, value };
-        }
-        Weights { slots, shift }
-    }
-
-    #[inline(always)]
-    fn slot(key: u64, shift: u32) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
-    }
-
-    #[inline]
-    fn get(&self, key: u64) -> Option<f32> {
-        let mask = self.slots.len() - 1;
-        let mut i = Self::slot(key, self.shift);
-        loop {
-            let Slot { key: k, value } = self.slots[i];
-            if k == key {
-                return Some(value);
-            }
-            if k == 0 {
-                return None;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// The summed weight and the number of n-grams of a sentence.
-    #[inline]
-    fn sentence(&self, sentence: &str) -> (f32, u32) {
-        let (mut sum, mut n) = (0.0f32, 0u32);
-        let (mut a, mut b) = (0u64, 0u64);
-        for c in sentence.chars().filter(|c| !c.is_whitespace()) {
-            let c = c as u64 + 1;
-            n += 1 + u32::from(b != 0) + u32::from(a != 0);
-            // A longer n-gram is looked up only when the shorter one ending at `c` is listed.
-            if let Some(w) = self.get(c) {
-                sum += w;
-                if b != 0 {
-                    if let Some(w) = self.get(b << 21 | c) {
-                        sum += w;
-                        if a != 0 {
-                            sum += self.get(a << 42 | b << 21 | c).unwrap_or(0.0);
-                        }
-                    }
-                }
-            }
-            a = b;
-            b = c;
-        }
-        (sum, n)
-    }
-}
-
 /// One row of the weights file: an n-gram's crisis weight and its tier weights.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -190,7 +110,8 @@ pub struct Row {
 }
 
 pub struct CrisisModel {
-    weights: Weights,
+    /// The crisis weight of each n-gram: every character of every text looks up three.
+    weights: PackedMap<f32>,
     bias: f32,
     threshold: f32,
     tier_weights: FxHashMap<u64, [f32; 4]>,
@@ -294,7 +215,7 @@ impl CrisisModel {
             .map(|r| (r.key, r.crisis))
             .collect();
         CrisisModel {
-            weights: Weights::new(&crisis),
+            weights: PackedMap::new(crisis),
             bias,
             threshold,
             tier_weights: rows
@@ -306,13 +227,13 @@ impl CrisisModel {
         }
     }
 
-    pub fn threshold(&self) -> f32 {
-        self.threshold
-    }
-
     /// The probability that a sentence is a crisis statement.
     pub fn probability(&self, sentence: &str) -> f32 {
-        let (sum, n) = self.weights.sentence(sentence);
+        let (mut sum, mut n) = (0.0f32, 0u32);
+        each_ngram(sentence, |k| {
+            sum += self.weights.get(k).unwrap_or(0.0);
+            n += 1;
+        });
         if n == 0 {
             return 0.0;
         }
@@ -336,14 +257,15 @@ impl CrisisModel {
             }
         }
         let (probability, sentence) = best?;
-        let mut tier = self.tier_bias;
+        // The tier's softmax and the terms that weighed most toward crisis, on that sentence.
+        let mut tier_sums = [0.0f32; 4];
         let mut pushes: Vec<(f32, u64)> = Vec::new();
         let mut n = 0u32;
         each_ngram(sentence, |k| {
             n += 1;
             if let Some(w) = self.tier_weights.get(&k) {
-                for (t, w) in tier.iter_mut().zip(w) {
-                    *t += w;
+                for (sum, w) in tier_sums.iter_mut().zip(w) {
+                    *sum += w;
                 }
             }
             let w = self.weights.get(k).unwrap_or(0.0);
@@ -352,16 +274,10 @@ impl CrisisModel {
                 pushes.push((w, k));
             }
         });
-        // The same scale as training (each feature divided by √n) leaves the argmax unchanged
-        // only with the biases scaled alike, so scale the sums.
-        let scale = scale(n);
-        let best_tier = (0..4)
-            .max_by(|&a, &b| {
-                let za = self.tier_bias[a] + (tier[a] - self.tier_bias[a]) * scale;
-                let zb = self.tier_bias[b] + (tier[b] - self.tier_bias[b]) * scale;
-                za.total_cmp(&zb)
-            })
-            .unwrap_or(1);
+        let z: Vec<f32> = (0..4)
+            .map(|t| self.tier_bias[t] + tier_sums[t] * scale(n))
+            .collect();
+        let best_tier = (0..4).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap_or(1);
         pushes.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         pushes.dedup_by_key(|p| p.1);
         Some(Screen {

@@ -671,16 +671,9 @@ impl Engine {
         self.normaliser.normalise(text).text
     }
 
-    /// The patterns and cues alone on a text, without the learned screen.
-    pub fn crisis_rules(&self, text: &str) -> Risk {
-        self.crisis
-            .assess_rules(&self.normaliser.normalise(text).text)
-            .risk
-    }
-
-    /// The learned crisis screen, if the dictionaries have one.
-    pub fn crisis_model(&self) -> Option<&crisis_model::CrisisModel> {
-        self.crisis.model()
+    /// The patterns and cues alone, without the learned screen, on a text from `crisis_text`.
+    pub fn crisis_rules(&self, crisis_text: &str) -> Risk {
+        self.crisis.assess_rules(crisis_text).risk
     }
 
     fn info(&self, word: &str) -> Option<&TermInfo> {

@@ -10,19 +10,8 @@ use rustc_hash::FxHashMap;
 
 pub(crate) struct TermTable<T> {
     entries: Vec<T>,
-    /// Key 0 marks an empty slot (a packed key always has its length set).
-    short: Vec<Slot>,
-    shift: u32,
+    short: PackedMap<u32>,
     long: FxHashMap<Box<str>, u32>,
-}
-
-/// A packed key and its id in 12 bytes: the table is read for nearly every token and should
-/// stay in cache beside the segmenter's own.
-#[derive(Clone, Copy)]
-#[repr(C, packed)]
-struct Slot {
-    key: u64,
-    id: u32,
 }
 
 /// The word's bytes and length in one integer, if it has 1 to 7 bytes.
@@ -36,11 +25,6 @@ fn pack(word: &str) -> Option<u64> {
     key[..b.len()].copy_from_slice(b);
     key[7] = b.len() as u8;
     Some(u64::from_le_bytes(key))
-}
-
-#[inline(always)]
-fn slot(key: u64, shift: u32) -> usize {
-    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
 }
 
 impl<T> TermTable<T> {
@@ -59,21 +43,9 @@ impl<T> TermTable<T> {
                 }
             }
         }
-        // At most three quarters full: a probe that runs on mostly stays in its cache line.
-        let size = (shorts.len() * 4 / 3 + 1).next_power_of_two().max(16);
-        let shift = 64 - size.trailing_zeros();
-        let mut short = vec![Slot { key: 0, id: 0 }; size];
-        for (key, id) in shorts {
-            let mut i = slot(key, shift);
-            while { short[i].key } != 0 {
-                i = (i + 1) & (size - 1);
-            }
-            short[i] = Slot { key, id };
-        }
         TermTable {
             entries,
-            short,
-            shift,
+            short: PackedMap::new(shorts),
             long,
         }
     }
@@ -81,20 +53,7 @@ impl<T> TermTable<T> {
     #[inline]
     pub(crate) fn id(&self, word: &str) -> Option<u32> {
         match pack(word) {
-            Some(key) => {
-                let mask = self.short.len() - 1;
-                let mut i = slot(key, self.shift);
-                loop {
-                    let Slot { key: k, id } = self.short[i];
-                    if k == key {
-                        return Some(id);
-                    }
-                    if k == 0 {
-                        return None;
-                    }
-                    i = (i + 1) & mask;
-                }
-            }
+            Some(key) => self.short.get(key),
             None => self.long.get(word).copied(),
         }
     }
@@ -107,6 +66,71 @@ impl<T> TermTable<T> {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+/// Nonzero `u64` keys to small values, by open addressing: one slot holds a key and its value,
+/// so a look-up costs one cache line and one integer comparison. It serves every token of
+/// every text (the term table) and every character n-gram (the crisis screen).
+pub(crate) struct PackedMap<V> {
+    /// Key 0 marks an empty slot.
+    slots: Vec<Slot<V>>,
+    shift: u32,
+}
+
+/// A key and its value with no padding (12 bytes for a `u32` or `f32`): the tables are read for
+/// nearly every token and should stay in cache beside the segmenter's own.
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
+struct Slot<V> {
+    key: u64,
+    value: V,
+}
+
+#[inline(always)]
+fn slot(key: u64, shift: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+}
+
+impl<V: Copy + Default> PackedMap<V> {
+    /// The map of `entries` (keys nonzero; a repeated key keeps its last value).
+    pub(crate) fn new(entries: impl IntoIterator<Item = (u64, V)>) -> PackedMap<V> {
+        let entries: Vec<(u64, V)> = entries.into_iter().collect();
+        // At most three quarters full: a probe that runs on mostly stays in its cache line.
+        let size = (entries.len() * 4 / 3 + 1).next_power_of_two().max(16);
+        let shift = 64 - size.trailing_zeros();
+        let mut slots = vec![
+            Slot {
+                key: 0,
+                value: V::default()
+            };
+            size
+        ];
+        for (key, value) in entries {
+            assert_ne!(key, 0, "key 0 marks an empty slot");
+            let mut i = slot(key, shift);
+            while { slots[i].key } != 0 && { slots[i].key } != key {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = Slot { key, value };
+        }
+        PackedMap { slots, shift }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, key: u64) -> Option<V> {
+        let mask = self.slots.len() - 1;
+        let mut i = slot(key, self.shift);
+        loop {
+            let Slot { key: k, value } = self.slots[i];
+            if k == key {
+                return Some(value);
+            }
+            if k == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
     }
 }
 
