@@ -202,6 +202,14 @@ enum Command {
     },
 }
 
+/// This run's command line, for the provenance header of a learned file.
+fn command_line() -> String {
+    std::iter::once("xinqing".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[derive(clap::Args)]
 struct CrisisArgs {
     /// Crisis sets: tier<TAB>text lines (repeatable; tests/data/crisis_*.tsv).
@@ -342,10 +350,7 @@ fn run(cli: Cli) -> Result<u8> {
             // Learn from scratch on top of the curated weights.
             engine.set_learned(Default::default());
             engine.set_learned_emotions(Default::default());
-            let command_line = std::iter::once("xinqing".to_string())
-                .chain(std::env::args().skip(1))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let command_line = command_line();
             let n = textcmd::train(&engine, &data, &out, &command_line)?;
             println!(
                 "wrote {n} learned weights (terms and pairs) to {}",
@@ -359,10 +364,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::TrainCrisis { crisis, out } => {
             let engine = Engine::load(crisis.dictionaries.as_deref())?;
-            let command_line = std::iter::once("xinqing".to_string())
-                .chain(std::env::args().skip(1))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let command_line = command_line();
             let n = xinqing::crisiscmd::train_crisis(
                 &engine,
                 &crisis.sets,
