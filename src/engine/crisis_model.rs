@@ -10,7 +10,7 @@
 //! lines alone, names the tier. Where a pattern or cue matches, its tier stands.
 
 use super::crisis::{sentence_ends, Risk};
-use super::table::PackedMap;
+use super::table::{BitFilter, PackedMap};
 use anyhow::{bail, Context, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -110,8 +110,17 @@ pub struct Row {
 }
 
 pub struct CrisisModel {
-    /// The crisis weight of each n-gram: every character of every text looks up three.
+    /// The crisis weight of each n-gram: every character of a sentence that may reach the
+    /// threshold looks up three.
     weights: PackedMap<f32>,
+    /// The n-grams of positive weight alone (a few thousand of the fifty thousand, so the
+    /// table stays in cache): their sum bounds a sentence's score from above, and a sentence
+    /// whose bound stays under the threshold, as most do, needs no look-up in `weights`.
+    positive: PackedMap<f32>,
+    /// Each character's own weight, by code point, across the Basic Multilingual Plane.
+    unigrams: Vec<f32>,
+    /// Says in one bit, for nearly every n-gram, that it is not among `positive`.
+    positive_filter: BitFilter,
     bias: f32,
     threshold: f32,
     tier_weights: FxHashMap<u64, [f32; 4]>,
@@ -215,6 +224,19 @@ impl CrisisModel {
             .map(|r| (r.key, r.crisis))
             .collect();
         CrisisModel {
+            positive: PackedMap::new(crisis.iter().copied().filter(|&(_, w)| w > 0.0)),
+            unigrams: {
+                let mut unigrams = vec![0.0; 0x1_0000];
+                for &(key, w) in &crisis {
+                    if let Some(u) = unigrams.get_mut(key.wrapping_sub(1) as usize) {
+                        *u = w;
+                    }
+                }
+                unigrams
+            },
+            positive_filter: BitFilter::new(
+                crisis.iter().filter(|&&(_, w)| w > 0.0).map(|&(k, _)| k),
+            ),
             weights: PackedMap::new(crisis),
             bias,
             threshold,
@@ -229,15 +251,52 @@ impl CrisisModel {
 
     /// The probability that a sentence is a crisis statement.
     pub fn probability(&self, sentence: &str) -> f32 {
-        let (mut sum, mut n) = (0.0f32, 0u32);
-        each_ngram(sentence, |k| {
-            sum += self.weights.get(k).unwrap_or(0.0);
-            n += 1;
-        });
+        let (sum, n) = self.sum(sentence, |k| self.weights.get(k).unwrap_or(0.0));
         if n == 0 {
             return 0.0;
         }
         logistic(self.bias + sum * scale(n))
+    }
+
+    /// Whether a sentence may reach the threshold: its characters' own weights plus only the
+    /// positive weights of its pairs and triples bound its score from above.
+    fn may_reach_threshold(&self, sentence: &str) -> bool {
+        let (sum, n) = self.sum(sentence, |k| {
+            if self.positive_filter.may_hold(k) {
+                self.positive.get(k).unwrap_or(0.0)
+            } else {
+                0.0
+            }
+        });
+        // A margin for rounding: the bound adds fewer terms than the exact sum.
+        n > 0 && logistic(self.bias + sum * scale(n) + 1e-4) >= self.threshold
+    }
+
+    /// The sum of a sentence's n-gram weights, each character's own from `unigrams`, the rest
+    /// by `weight` (in `each_ngram`'s order), and how many n-grams there were.
+    #[inline(always)]
+    fn sum(&self, sentence: &str, weight: impl Fn(u64) -> f32) -> (f32, u32) {
+        let (mut sum, mut n) = (0.0f32, 0u32);
+        let (mut a, mut b) = (0u64, 0u64);
+        for c in sentence.chars().filter(|c| !c.is_whitespace()) {
+            sum += match self.unigrams.get(c as usize) {
+                Some(&w) => w,
+                None => weight(c as u64 + 1),
+            };
+            let c = c as u64 + 1;
+            n += 1;
+            if b != 0 {
+                sum += weight(b << 21 | c);
+                n += 1;
+            }
+            if a != 0 {
+                sum += weight(a << 42 | b << 21 | c);
+                n += 1;
+            }
+            a = b;
+            b = c;
+        }
+        (sum, n)
     }
 
     /// The highest probability of any sentence of a text.
@@ -250,7 +309,7 @@ impl CrisisModel {
     /// The screen's finding on a (normalised) text, if some sentence reaches the threshold.
     pub fn screen(&self, text: &str) -> Option<Screen> {
         let mut best: Option<(f32, &str)> = None;
-        for s in sentences(text) {
+        for s in sentences(text).filter(|s| self.may_reach_threshold(s)) {
             let p = self.probability(s);
             if p >= self.threshold && best.is_none_or(|(q, _)| p > q) {
                 best = Some((p, s));
@@ -292,6 +351,7 @@ impl CrisisModel {
     }
 }
 
+/// The index in `CrisisModel::bound` that stands for every character beyond the BMP.
 /// A labelled text for the screen. A line of a crisis set is learned whole; ordinary text
 /// (`whole: false`) sentence by sentence, since the screen reads sentences.
 #[derive(Debug, Clone)]
@@ -559,6 +619,66 @@ mod tests {
         assert_eq!(with_nul.len(), 3);
         assert_eq!(text_key(""), None);
         assert_eq!(text_key("一二三四"), None);
+    }
+
+    /// The bound must never pass over a sentence the exact score would flag: checked on every
+    /// line of the crisis sets and on sentences packed with the model's own alarming n-grams.
+    #[test]
+    fn the_bound_passes_over_no_sentence_that_reaches_the_threshold() {
+        let model = CrisisModel::parse(include_str!("../../dictionaries/crisis_model.tsv"))
+            .unwrap()
+            .expect("the shipped model has weights");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut sentences_seen: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in text.lines().filter(|l| !l.starts_with('#')) {
+                let line = line.split_once('\t').map_or(line, |(_, t)| t);
+                sentences_seen.extend(sentences(line).map(str::to_string));
+            }
+        }
+        // Sentences made of the heaviest n-grams, with neutral and alarming ones interleaved,
+        // so that many sit near the threshold from both sides.
+        let mut heavy: Vec<(f32, u64)> = include_str!("../../dictionaries/crisis_model.tsv")
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                let key = text_key(f.next()?)?;
+                Some((f.next()?.parse().ok()?, key))
+            })
+            .collect();
+        heavy.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let filler = ["房间", "我们", "今天", "服务", "，"];
+        for (i, window) in heavy.windows(3).take(600).enumerate() {
+            let mut s = String::new();
+            for (j, &(_, k)) in window.iter().enumerate() {
+                s.push_str(&key_text(k));
+                s.push_str(filler[(i + j) % filler.len()]);
+            }
+            for _ in 0..i % 4 {
+                s.push_str("酒店的早餐还可以");
+            }
+            sentences_seen.push(s);
+        }
+        let (mut flagged, mut skipped) = (0, 0);
+        for s in &sentences_seen {
+            let exact = model.probability(s) >= model.threshold;
+            let may = model.may_reach_threshold(s);
+            assert!(
+                may || !exact,
+                "the bound passed over a flagged sentence: {s}"
+            );
+            flagged += usize::from(exact);
+            skipped += usize::from(!may);
+        }
+        assert!(
+            flagged > 300,
+            "{flagged} flagged: the check must include flagged sentences"
+        );
+        assert!(
+            skipped > 300,
+            "{skipped} skipped: the bound must rule sentences out"
+        );
     }
 
     #[test]

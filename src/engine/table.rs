@@ -134,6 +134,34 @@ impl<V: Copy + Default> PackedMap<V> {
     }
 }
 
+/// A one-hash Bloom filter of `u64` keys: a clear bit says the key is not in the set, with no
+/// comparison or probe, for a scan that asks about far more absent keys than present ones.
+pub(crate) struct BitFilter {
+    bits: Vec<u64>,
+    shift: u32,
+}
+
+impl BitFilter {
+    /// The filter of `keys`, with at least 32 bits per key (a few percent of absent keys pass).
+    pub(crate) fn new(keys: impl IntoIterator<Item = u64>) -> BitFilter {
+        let keys: Vec<u64> = keys.into_iter().collect();
+        let size = (keys.len() * 32).next_power_of_two().max(64);
+        let shift = 64 - size.trailing_zeros();
+        let mut bits = vec![0u64; size / 64];
+        for key in keys {
+            let at = slot(key, shift);
+            bits[at / 64] |= 1 << (at % 64);
+        }
+        BitFilter { bits, shift }
+    }
+
+    #[inline(always)]
+    pub(crate) fn may_hold(&self, key: u64) -> bool {
+        let at = slot(key, self.shift);
+        self.bits[at / 64] >> (at % 64) & 1 != 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +187,17 @@ mod tests {
         for missing in ["", "好好", "abcdef", "abcdefgX", "a\0", "核酸", "不"] {
             assert_eq!(table.id(missing), None, "{missing:?}");
         }
+    }
+
+    #[test]
+    fn the_filter_holds_every_key_and_passes_few_others() {
+        let keys: Vec<u64> = (1..=3000u64).map(|k| k * 7919).collect();
+        let filter = BitFilter::new(keys.iter().copied());
+        assert!(keys.iter().all(|&k| filter.may_hold(k)));
+        let passed = (1..=100_000u64)
+            .map(|k| k * 7919 + 1)
+            .filter(|&k| filter.may_hold(k))
+            .count();
+        assert!(passed < 5_000, "{passed} of 100,000 absent keys passed");
     }
 }
