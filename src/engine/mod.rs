@@ -23,7 +23,7 @@ use normalize::Normaliser;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::path::Path;
-use table::TermTable;
+use table::{PackedMap, TermTable};
 
 /// The DUTIR ontology's seven emotion classes.
 pub const EMOTIONS: [&str; 7] = ["乐", "好", "怒", "哀", "惧", "恶", "惊"];
@@ -207,7 +207,8 @@ pub struct Learned {
 
 /// The key of a pair of neighbouring terms by their table ids.
 fn pair_id(a: u32, b: u32) -> u64 {
-    (a as u64) << 32 | b as u64
+    // Never 0, which `PackedMap` keeps for empty slots.
+    (a as u64 + 1) << 32 | b as u64
 }
 
 impl Learned {
@@ -307,7 +308,7 @@ pub struct Engine {
     terms: FxHashMap<String, TermInfo>,
     table: TermTable<TermInfo>,
     /// Learned weights of neighbouring terms, keyed by their two ids.
-    pair_weights: FxHashMap<u64, f32>,
+    pair_weights: PackedMap<f32>,
     emoticons: Vec<Emoticon>,
     topics: Vec<&'static str>,
     topic_names: Vec<String>,
@@ -464,7 +465,7 @@ impl Engine {
             jieba,
             terms,
             table: TermTable::new(std::iter::empty()),
-            pair_weights: FxHashMap::default(),
+            pair_weights: PackedMap::new([]),
             emoticons,
             topics,
             topic_names,
@@ -511,15 +512,10 @@ impl Engine {
             info.id = id as u32;
         }
         self.table = TermTable::new(ordered);
-        self.pair_weights = self
-            .learned
-            .pairs
-            .iter()
-            .filter_map(|(pair, w)| {
-                let (a, b) = pair.split_once(' ')?;
-                Some((pair_id(self.table.id(a)?, self.table.id(b)?), *w))
-            })
-            .collect();
+        self.pair_weights = PackedMap::new(self.learned.pairs.iter().filter_map(|(pair, w)| {
+            let (a, b) = pair.split_once(' ')?;
+            Some((pair_id(self.table.id(a)?, self.table.id(b)?), *w))
+        }));
     }
 
     /// Replaces the learned emotion weights (k-fold evaluation trains one set per fold). With
@@ -880,7 +876,7 @@ impl Engine {
                 .windows(2)
                 .filter(|p| p[0].clause == p[1].clause && p[0].id != NO_ID && p[1].id != NO_ID)
             {
-                if let Some(w) = self.pair_weights.get(&pair_id(pair[0].id, pair[1].id)) {
+                if let Some(w) = self.pair_weights.get(pair_id(pair[0].id, pair[1].id)) {
                     let contribution = w * pair[1].modifier;
                     raw += contribution;
                     pending.push((

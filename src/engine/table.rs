@@ -101,6 +101,7 @@ pub(crate) struct PackedMap<V> {
     /// Key 0 marks an empty slot.
     slots: Vec<Slot<V>>,
     shift: u32,
+    len: usize,
 }
 
 /// A key and its value with no padding (12 bytes for a `u32` or `f32`): the tables are read for
@@ -131,15 +132,21 @@ impl<V: Copy + Default> PackedMap<V> {
             };
             size
         ];
+        let mut len = 0;
         for (key, value) in entries {
             assert_ne!(key, 0, "key 0 marks an empty slot");
             let mut i = slot(key, shift);
             while { slots[i].key } != 0 && { slots[i].key } != key {
                 i = (i + 1) & (size - 1);
             }
+            len += usize::from({ slots[i].key } == 0);
             slots[i] = Slot { key, value };
         }
-        PackedMap { slots, shift }
+        PackedMap { slots, shift, len }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     #[inline]
