@@ -223,8 +223,10 @@ impl CrisisModel {
             .filter(|r| r.crisis != 0.0)
             .map(|r| (r.key, r.crisis))
             .collect();
+        let positive: Vec<(u64, f32)> = crisis.iter().copied().filter(|&(_, w)| w > 0.0).collect();
         CrisisModel {
-            positive: PackedMap::new(crisis.iter().copied().filter(|&(_, w)| w > 0.0)),
+            positive_filter: BitFilter::new(positive.iter().map(|&(k, _)| k)),
+            positive: PackedMap::new(positive),
             unigrams: {
                 let mut unigrams = vec![0.0; 0x1_0000];
                 for &(key, w) in &crisis {
@@ -234,9 +236,6 @@ impl CrisisModel {
                 }
                 unigrams
             },
-            positive_filter: BitFilter::new(
-                crisis.iter().filter(|&&(_, w)| w > 0.0).map(|&(k, _)| k),
-            ),
             weights: PackedMap::new(crisis),
             bias,
             threshold,
@@ -351,7 +350,6 @@ impl CrisisModel {
     }
 }
 
-/// The index in `CrisisModel::bound` that stands for every character beyond the BMP.
 /// A labelled text for the screen. A line of a crisis set is learned whole; ordinary text
 /// (`whole: false`) sentence by sentence, since the screen reads sentences.
 #[derive(Debug, Clone)]
