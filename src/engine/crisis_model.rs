@@ -272,29 +272,18 @@ impl CrisisModel {
     }
 
     /// The sum of a sentence's n-gram weights, each character's own from `unigrams`, the rest
-    /// by `weight` (in `each_ngram`'s order), and how many n-grams there were.
+    /// by `weight`, and how many n-grams there were.
     #[inline(always)]
     fn sum(&self, sentence: &str, weight: impl Fn(u64) -> f32) -> (f32, u32) {
         let (mut sum, mut n) = (0.0f32, 0u32);
-        let (mut a, mut b) = (0u64, 0u64);
-        for c in sentence.chars().filter(|c| !c.is_whitespace()) {
-            sum += match self.unigrams.get(c as usize) {
-                Some(&w) => w,
-                None => weight(c as u64 + 1),
-            };
-            let c = c as u64 + 1;
+        each_ngram(sentence, |k| {
+            // A character's key is its code point plus one.
+            let own = (k as usize)
+                .checked_sub(1)
+                .and_then(|c| self.unigrams.get(c));
+            sum += own.copied().unwrap_or_else(|| weight(k));
             n += 1;
-            if b != 0 {
-                sum += weight(b << 21 | c);
-                n += 1;
-            }
-            if a != 0 {
-                sum += weight(a << 42 | b << 21 | c);
-                n += 1;
-            }
-            a = b;
-            b = c;
-        }
+        });
         (sum, n)
     }
 
