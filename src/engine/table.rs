@@ -96,7 +96,7 @@ impl<T> TermTable<T> {
 
 /// Nonzero `u64` keys to small values, by open addressing: one slot holds a key and its value,
 /// so a look-up costs one cache line and one integer comparison. It serves every token of
-/// every text (the term table) and every character n-gram (the crisis screen).
+/// every text (the term table), neighbouring term pairs, and character n-grams (the crisis screen).
 pub(crate) struct PackedMap<V> {
     /// Key 0 marks an empty slot.
     slots: Vec<Slot<V>>,
