@@ -10,7 +10,7 @@
 //! lines alone, names the tier. Where a pattern or cue matches, its tier stands.
 
 use super::crisis::{sentence_ends, Risk};
-use super::table::{BitFilter, PackedMap};
+use super::table::{FilteredMap, PackedMap};
 use anyhow::{bail, Context, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -116,11 +116,10 @@ pub struct CrisisModel {
     /// The n-grams of positive weight alone (a few thousand of the fifty thousand, so the
     /// table stays in cache): their sum bounds a sentence's score from above, and a sentence
     /// whose bound stays under the threshold, as most do, needs no look-up in `weights`.
-    positive: PackedMap<f32>,
+    /// Nearly every n-gram is not among them, which the filter says in one bit.
+    positive: FilteredMap<f32>,
     /// Each character's own weight, by code point, across the Basic Multilingual Plane.
     unigrams: Vec<f32>,
-    /// Says in one bit, for nearly every n-gram, that it is not among `positive`.
-    positive_filter: BitFilter,
     bias: f32,
     threshold: f32,
     tier_weights: FxHashMap<u64, [f32; 4]>,
@@ -225,8 +224,7 @@ impl CrisisModel {
             .collect();
         let positive: Vec<(u64, f32)> = crisis.iter().copied().filter(|&(_, w)| w > 0.0).collect();
         CrisisModel {
-            positive_filter: BitFilter::new(positive.iter().map(|&(k, _)| k)),
-            positive: PackedMap::new(positive),
+            positive: FilteredMap::new(positive),
             unigrams: {
                 let mut unigrams = vec![0.0; 0x1_0000];
                 for &(key, w) in &crisis {
@@ -260,13 +258,7 @@ impl CrisisModel {
     /// Whether a sentence may reach the threshold: its characters' own weights plus only the
     /// positive weights of its pairs and triples bound its score from above.
     fn may_reach_threshold(&self, sentence: &str) -> bool {
-        let (sum, n) = self.sum(sentence, |k| {
-            if self.positive_filter.may_hold(k) {
-                self.positive.get(k).unwrap_or(0.0)
-            } else {
-                0.0
-            }
-        });
+        let (sum, n) = self.sum(sentence, |k| self.positive.get(k).unwrap_or(0.0));
         // A margin for rounding: the bound adds fewer terms than the exact sum.
         n > 0 && logistic(self.bias + sum * scale(n) + 1e-4) >= self.threshold
     }

@@ -23,7 +23,7 @@ use normalize::Normaliser;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::path::Path;
-use table::{PackedMap, TermTable};
+use table::{FilteredMap, TermTable};
 
 /// The DUTIR ontology's seven emotion classes.
 pub const EMOTIONS: [&str; 7] = ["乐", "好", "怒", "哀", "惧", "恶", "惊"];
@@ -307,8 +307,9 @@ pub struct Engine {
     /// Every word the engine knows something about; `compile` turns it into `table`.
     terms: FxHashMap<String, TermInfo>,
     table: TermTable<TermInfo>,
-    /// Learned weights of neighbouring terms, keyed by their two ids.
-    pair_weights: PackedMap<f32>,
+    /// Learned weights of neighbouring terms, keyed by their two ids. Most neighbours are not
+    /// a learned pair (30,000 of them), which the filter says without a cache miss.
+    pair_weights: FilteredMap<f32>,
     emoticons: Vec<Emoticon>,
     topics: Vec<&'static str>,
     topic_names: Vec<String>,
@@ -501,7 +502,7 @@ impl Engine {
             jieba: Jieba::empty(),
             terms,
             table: TermTable::new(std::iter::empty()),
-            pair_weights: PackedMap::new([]),
+            pair_weights: FilteredMap::new([]),
             emoticons,
             topics,
             topic_names,
@@ -545,7 +546,7 @@ impl Engine {
             info.id = id as u32;
         }
         self.table = TermTable::new(ordered);
-        self.pair_weights = PackedMap::new(self.learned.pairs.iter().filter_map(|(pair, w)| {
+        self.pair_weights = FilteredMap::new(self.learned.pairs.iter().filter_map(|(pair, w)| {
             let (a, b) = pair.split_once(' ')?;
             Some((pair_id(self.table.id(a)?, self.table.id(b)?), *w))
         }));

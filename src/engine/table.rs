@@ -194,6 +194,37 @@ impl BitFilter {
     }
 }
 
+/// A `PackedMap` behind a `BitFilter`, for a set asked about mostly for keys it does not
+/// hold: the filter (4 bytes a key) answers those from cache where the map (16 bytes a key,
+/// spread over more lines) would miss.
+pub(crate) struct FilteredMap<V> {
+    filter: BitFilter,
+    map: PackedMap<V>,
+}
+
+impl<V: Copy + Default> FilteredMap<V> {
+    pub(crate) fn new(entries: impl IntoIterator<Item = (u64, V)>) -> FilteredMap<V> {
+        let entries: Vec<(u64, V)> = entries.into_iter().collect();
+        FilteredMap {
+            filter: BitFilter::new(entries.iter().map(|&(k, _)| k)),
+            map: PackedMap::new(entries),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self, key: u64) -> Option<V> {
+        if self.filter.may_hold(key) {
+            self.map.get(key)
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +284,13 @@ mod tests {
             .filter(|&k| filter.may_hold(k))
             .count();
         assert!(passed < 5_000, "{passed} of 100,000 absent keys passed");
+    }
+
+    #[test]
+    fn the_filtered_map_gives_the_value_of_every_key_and_no_other() {
+        let map = FilteredMap::new((1..=3000u64).map(|k| (k * 7919, k as f32)));
+        assert!((1..=3000u64).all(|k| map.get(k * 7919) == Some(k as f32)));
+        assert!((1..=100_000u64).all(|k| map.get(k * 7919 + 1).is_none()));
+        assert!(FilteredMap::<f32>::new([]).is_empty());
     }
 }
