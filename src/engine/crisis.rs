@@ -194,17 +194,23 @@ impl CueMatcher {
 
     /// The highest tier any sentence of `text` reaches by its cues, with the cue words.
     fn assess(&self, text: &str) -> Option<(Risk, Vec<String>)> {
+        let anchors: Vec<usize> = self
+            .anchors
+            .find_overlapping_iter(text)
+            .map(|m| m.start())
+            .collect();
+        self.assess_anchored(text, &anchors)
+    }
+
+    /// `assess`, given where the anchor cues of `text` start (every occurrence of each).
+    fn assess_anchored(&self, text: &str, anchors: &[usize]) -> Option<(Risk, Vec<String>)> {
         // Sentences end at 。！？!?；; each match belongs to the sentence its start is in.
         let ends = sentence_ends(text);
         let sentence_of = |start: usize| ends.partition_point(|&e| e < start);
         // Every rule needs an anchor cue, and cues combine only within a sentence, so only the
         // sentences holding an anchor are searched for the other cues (in a long text, a few
         // short ones).
-        let mut sentences: Vec<usize> = self
-            .anchors
-            .find_overlapping_iter(text)
-            .map(|m| sentence_of(m.start()))
-            .collect();
+        let mut sentences: Vec<usize> = anchors.iter().map(|&a| sentence_of(a)).collect();
         if sentences.is_empty() {
             return None;
         }
@@ -583,27 +589,28 @@ impl CrisisMatcher {
             normalised.into()
         };
         let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
-        let (candidates, anchored): (Vec<bool>, bool) = match &self.gate {
+        // Where the anchor cues start, when the gate has found them (else the cues look).
+        let (candidates, anchors): (Vec<bool>, Option<Vec<usize>>) = match &self.gate {
             // Most texts hold no gate literal; a plain search (with the automaton's
             // prefilter) says so faster than the overlapping pass that names them.
             Some(gate) if !gate.is_match(compact.as_ref()) => return none(),
             Some(gate) => {
                 let mut candidates = vec![false; patterns];
-                let mut anchored = false;
+                let mut anchors = Vec::new();
                 let mut any = false;
                 for m in gate.find_overlapping_iter(compact.as_ref()) {
                     any = true;
                     match self.gate_owner[m.pattern().as_usize()] {
-                        CUE_ANCHOR => anchored = true,
+                        CUE_ANCHOR => anchors.push(m.start()),
                         i => candidates[i] = true,
                     }
                 }
                 if !any {
                     return none();
                 }
-                (candidates, anchored)
+                (candidates, Some(anchors))
             }
-            None => (vec![true; patterns], true),
+            None => (vec![true; patterns], None),
         };
         let candidate_regexes = || {
             self.tiers
@@ -615,11 +622,13 @@ impl CrisisMatcher {
         };
         let patterns_may_match = candidate_regexes().any(|(_, r)| r.is_match(&compact));
         // Masking only removes text, so cues that combine into nothing now never will.
-        let cues_may_match = anchored
-            && self
-                .cues
-                .as_ref()
-                .is_some_and(|c| c.assess(&compact).is_some());
+        let cues_may_match = self.cues.as_ref().is_some_and(|c| {
+            match &anchors {
+                Some(anchors) => c.assess_anchored(&compact, anchors),
+                None => c.assess(&compact),
+            }
+            .is_some()
+        });
         if !patterns_may_match && !cues_may_match {
             return none();
         }
