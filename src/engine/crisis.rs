@@ -573,6 +573,28 @@ impl CrisisMatcher {
         }
     }
 
+    /// The gate's overlapping pass over `compact`: which of the `patterns` may match, and where
+    /// the anchor cues start (every occurrence of each, as the cues' own search finds them).
+    /// None when the text holds no gate literal.
+    fn gate_pass(
+        &self,
+        gate: &aho_corasick::AhoCorasick,
+        compact: &str,
+        patterns: usize,
+    ) -> Option<(Vec<bool>, Vec<usize>)> {
+        let mut candidates = vec![false; patterns];
+        let mut anchors = Vec::new();
+        let mut any = false;
+        for m in gate.find_overlapping_iter(compact) {
+            any = true;
+            match self.gate_owner[m.pattern().as_usize()] {
+                CUE_ANCHOR => anchors.push(m.start()),
+                i => candidates[i] = true,
+            }
+        }
+        any.then_some((candidates, anchors))
+    }
+
     /// The patterns and cues alone.
     pub fn assess_rules(&self, normalised: &str) -> CrisisResult {
         let none = || CrisisResult {
@@ -594,22 +616,10 @@ impl CrisisMatcher {
             // Most texts hold no gate literal; a plain search (with the automaton's
             // prefilter) says so faster than the overlapping pass that names them.
             Some(gate) if !gate.is_match(compact.as_ref()) => return none(),
-            Some(gate) => {
-                let mut candidates = vec![false; patterns];
-                let mut anchors = Vec::new();
-                let mut any = false;
-                for m in gate.find_overlapping_iter(compact.as_ref()) {
-                    any = true;
-                    match self.gate_owner[m.pattern().as_usize()] {
-                        CUE_ANCHOR => anchors.push(m.start()),
-                        i => candidates[i] = true,
-                    }
-                }
-                if !any {
-                    return none();
-                }
-                (candidates, Some(anchors))
-            }
+            Some(gate) => match self.gate_pass(gate, &compact, patterns) {
+                Some((candidates, anchors)) => (candidates, Some(anchors)),
+                None => return none(),
+            },
             None => (vec![true; patterns], None),
         };
         let candidate_regexes = || {
@@ -703,6 +713,42 @@ mod tests {
         assert!(m.gated());
         assert_eq!(m.assess("药已经攒够了").risk, Risk::Imminent);
         assert_eq!(m.assess("今天天气很好").risk, Risk::None);
+    }
+
+    #[test]
+    fn the_gate_finds_every_anchor_cue_the_cues_would() {
+        // Anchor words that are also pattern literals (死, 药 …) must still be reported as
+        // anchors, at every occurrence, or cue rules would silently stop firing.
+        let m = CrisisMatcher::new(
+            include_str!("../../dictionaries/crisis.toml"),
+            "",
+            &|l: &[u8]| l.len() as f32,
+        )
+        .unwrap();
+        let (gate, cues) = (m.gate.as_ref().unwrap(), m.cues.as_ref().unwrap());
+        let patterns = m.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
+        let set = include_str!("../../tests/data/crisis_sentences.tsv");
+        let texts = set
+            .lines()
+            .filter_map(|l| l.split_once('\t').map(|(_, t)| t))
+            .chain(["死死死药", "我想死。药都攒好了，刀也在。", "今天天气很好"]);
+        let mut anchored = 0;
+        for text in texts {
+            let own: Vec<usize> = cues
+                .anchors
+                .find_overlapping_iter(text)
+                .map(|a| a.start())
+                .collect();
+            let from_gate = m
+                .gate_pass(gate, text, patterns)
+                .map_or_else(Vec::new, |(_, anchors)| anchors);
+            let (mut a, mut b) = (own, from_gate);
+            a.sort_unstable();
+            b.sort_unstable();
+            assert_eq!(a, b, "{text}");
+            anchored += usize::from(!a.is_empty());
+        }
+        assert!(anchored > 50, "only {anchored} texts hold an anchor cue");
     }
 
     #[test]
