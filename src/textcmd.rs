@@ -711,14 +711,7 @@ pub fn bench_engine(
         for (stage, fastest) in stages.iter_mut().enumerate() {
             let secs = time(&|| {
                 for t in texts {
-                    match stage {
-                        4 => {
-                            std::hint::black_box(engine.analyze(t));
-                        }
-                        s => {
-                            std::hint::black_box(engine.bench_stage(t, s as u8));
-                        }
-                    }
+                    std::hint::black_box(engine.bench_stage(t, stage as u8));
                 }
             });
             *fastest = fastest.min(secs);

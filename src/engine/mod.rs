@@ -667,7 +667,8 @@ impl Engine {
     }
 
     /// The analysis cut short after a stage, for the benchmark's breakdown: 0 normalise,
-    /// 1 and segment, 2 and look up and walk the tokens, 3 and assess crisis risk.
+    /// 1 and segment, 2 and look up and walk the tokens, 3 and assess crisis risk, 4 (or
+    /// more) the whole analysis.
     #[doc(hidden)]
     pub fn bench_stage(&self, text: &str, stage: u8) -> usize {
         match stage {
@@ -677,9 +678,10 @@ impl Engine {
                 .cut(&self.normaliser.normalise(text).text, true)
                 .len(),
             2 => self.read(text, |_, _, _, hits| hits.len()),
-            _ => self.read(text, |normalised, _, _, hits| {
+            3 => self.read(text, |normalised, _, _, hits| {
                 self.crisis.assess(&normalised.text).terms.len() + hits.len()
             }),
+            _ => self.analyze(text).terms.len(),
         }
     }
 

@@ -168,14 +168,14 @@ impl<V: Copy + Default> PackedMap<V> {
 
 /// A one-hash Bloom filter of `u64` keys: a clear bit says the key is not in the set, with no
 /// comparison or probe, for a scan that asks about far more absent keys than present ones.
-pub(crate) struct BitFilter {
+struct BitFilter {
     bits: Vec<u64>,
     shift: u32,
 }
 
 impl BitFilter {
     /// The filter of `keys`, with at least 32 bits per key (a few percent of absent keys pass).
-    pub(crate) fn new(keys: impl IntoIterator<Item = u64>) -> BitFilter {
+    fn new(keys: impl IntoIterator<Item = u64>) -> BitFilter {
         let keys: Vec<u64> = keys.into_iter().collect();
         let size = (keys.len() * 32).next_power_of_two().max(64);
         let shift = 64 - size.trailing_zeros();
@@ -188,7 +188,7 @@ impl BitFilter {
     }
 
     #[inline(always)]
-    pub(crate) fn may_hold(&self, key: u64) -> bool {
+    fn may_hold(&self, key: u64) -> bool {
         let at = slot(key, self.shift);
         self.bits[at / 64] >> (at % 64) & 1 != 0
     }
