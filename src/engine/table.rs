@@ -26,10 +26,7 @@ fn pack(word: &str) -> Option<u64> {
         if b.is_empty() {
             return None;
         }
-        let mut key = [0u8; 8];
-        key[..b.len()].copy_from_slice(b);
-        key[7] = b.len() as u8;
-        return Some(u64::from_le_bytes(key));
+        return Some(little_endian(b) | (b.len() as u64) << 56);
     }
     if b.len() > 12 {
         return None;
@@ -49,6 +46,22 @@ fn pack(word: &str) -> Option<u64> {
             Some(key)
         }
         _ => None,
+    }
+}
+
+/// The bytes of a one- to seven-byte slice as a little-endian integer, read by fixed-size loads
+/// that overlap rather than copied byte by byte: a variable-length copy into a buffer became a
+/// call to `memcpy` and a stalled read of the buffer, on every token of every text.
+#[inline(always)]
+fn little_endian(b: &[u8]) -> u64 {
+    let n = b.len();
+    debug_assert!((1..=7).contains(&n));
+    if n >= 4 {
+        let low = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
+        let high = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]) as u64;
+        low | high << ((n - 4) * 8)
+    } else {
+        b[0] as u64 | (b[n / 2] as u64) << (n / 2 * 8) | (b[n - 1] as u64) << ((n - 1) * 8)
     }
 }
 
