@@ -7,7 +7,7 @@
 //! injury; a violent act with a person or place. The cue words are in `[cues]` of the same
 //! file; the rules are `CueRules::tier` below. A text takes the higher tier of the two.
 
-use super::crisis_model::CrisisModel;
+use super::crisis_model::{is_space, CrisisModel};
 use anyhow::{Context, Result};
 use regex::Regex;
 use serde::Deserialize;
@@ -602,10 +602,10 @@ impl CrisisMatcher {
             terms: Vec::new(),
             screened: None,
         };
-        let compact: std::borrow::Cow<str> = if normalised.contains(char::is_whitespace) {
+        let compact: std::borrow::Cow<str> = if normalised.contains(is_space) {
             // Sized once (a filtered collect would grow the string a doubling at a time).
             let mut compact = String::with_capacity(normalised.len());
-            compact.extend(normalised.chars().filter(|c| !c.is_whitespace()));
+            compact.extend(normalised.chars().filter(|&c| !is_space(c)));
             compact.into()
         } else {
             normalised.into()
