@@ -635,6 +635,9 @@ fn cmd_score(args: &TextArgs, tokens_only: bool) -> Result<u8> {
     if bad > 0 {
         eprintln!("xinqing: {bad} unreadable rows were skipped (lines above)");
     }
+    // The process ends here: freeing the engine's tables one by one takes as long as
+    // scoring two hundred texts (26M instructions, measured with callgrind).
+    std::mem::forget(engine);
     Ok(0)
 }
 
