@@ -281,30 +281,8 @@ impl CrisisModel {
 
     /// Whether a sentence may reach the threshold: its characters' own weights plus only the
     /// positive weights of its pairs and triples bound its score from above.
-    ///
-    /// This runs on every sentence of every text, so it is `sum` over `each_ngram` written out:
-    /// a character's own weight comes from `unigrams` and only pairs and triples ask
-    /// `positive`, in the same order, so the sum is the same to the bit.
     fn may_reach_threshold(&self, sentence: &str) -> bool {
-        let (mut sum, mut n) = (0.0f32, 0u32);
-        let (mut a, mut b) = (0u64, 0u64);
-        let positive = |k: u64| self.positive.get(k).unwrap_or(0.0);
-        for c in sentence.chars().filter(|&c| !is_space(c)) {
-            let k = c as u64 + 1;
-            sum += match self.unigrams.get(c as usize) {
-                Some(&w) => w,
-                None => positive(k),
-            };
-            if b != 0 {
-                sum += positive(b << 21 | k);
-            }
-            if a != 0 {
-                sum += positive(a << 42 | b << 21 | k);
-            }
-            n += 1 + u32::from(b != 0) + u32::from(a != 0);
-            a = b;
-            b = k;
-        }
+        let (sum, n) = self.sum(sentence, |k| self.positive.get(k).unwrap_or(0.0));
         // A margin for rounding: the bound adds fewer terms than the exact sum.
         n > 0 && logistic(self.bias + sum * scale(n) + 1e-4) >= self.threshold
     }
