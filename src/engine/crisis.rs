@@ -373,7 +373,8 @@ fn necessary_literals(pattern: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Option<Ve
     /// Crossing consecutive exact parts stops past this many literals. The gate automaton
     /// reads every byte of every text, and its speed depends on its size more than on how
     /// few texts pass it: at 64 the shipped patterns gave 1,158 literals and the crisis stage
-    /// took 0.30 s on ChnSentiCorp ×5, at 8 they give 619 and it takes 0.20 s (at 1: 0.23 s, 3: 0.22 s, 16: 0.19 s).
+    /// took 0.30 s on ChnSentiCorp ×5, at 8 they give 619 and it takes 0.20 s (at 1: 0.23 s,
+    /// 3: 0.22 s, 16: 0.19 s).
     const MAX_CROSS: usize = 8;
     /// The literals, and whether a match of `h` is exactly one of them.
     fn walk(h: &Hir, rarity: &dyn Fn(&[u8]) -> f32) -> Option<(Vec<Vec<u8>>, bool)> {
