@@ -1197,6 +1197,10 @@ fn strip_placeholders(text: &str) -> String {
 /// Whether a token has a letter or ideograph in it; CJK is tested by range first, since
 /// `char::is_alphabetic` takes a slow path for it.
 fn is_wordy(w: &str) -> bool {
+    // Lead bytes E4–E9 begin U+4000–U+9FFF, inside the ideograph range below: most tokens.
+    if matches!(w.as_bytes().first(), Some(0xE4..=0xE9)) {
+        return true;
+    }
     w.chars().any(|c| {
         c.is_ascii_alphabetic()
             || matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
