@@ -282,27 +282,9 @@ impl CrisisModel {
     /// Whether a sentence may reach the threshold: its characters' own weights plus only the
     /// positive weights of its pairs and triples bound its score from above.
     fn may_reach_threshold(&self, sentence: &str) -> bool {
-        // Two sums, each added to only when there is something to add, not the single running
-        // sum of `probability`: that is a chain of three dependent additions per character,
-        // which held the loop to their latency. The order changes the rounding, not the bound.
-        let (mut own, mut grams, mut n) = (0.0f32, 0.0f32, 0u32);
-        each_ngram(sentence, |k| {
-            n += 1;
-            // A character's key is its code point plus one.
-            match (k as usize)
-                .checked_sub(1)
-                .and_then(|c| self.unigrams.get(c))
-            {
-                Some(&w) => own += w,
-                None => {
-                    if let Some(w) = self.positive.get(k) {
-                        grams += w;
-                    }
-                }
-            }
-        });
-        // A margin for rounding: the bound adds its terms in another order than the exact sum.
-        n > 0 && logistic(self.bias + (own + grams) * scale(n) + 1e-4) >= self.threshold
+        let (sum, n) = self.sum(sentence, |k| self.positive.get(k).unwrap_or(0.0));
+        // A margin for rounding: the bound adds fewer terms than the exact sum.
+        n > 0 && logistic(self.bias + sum * scale(n) + 1e-4) >= self.threshold
     }
 
     /// The sum of a sentence's n-gram weights, each character's own from `unigrams`, the rest
