@@ -118,6 +118,60 @@ fn ordinary_hotline_notes_raise_no_alarm() {
 }
 
 #[test]
+fn everyday_messages_with_crisis_words_raise_few_alarms() {
+    // Before session 9 the detector alarmed on 35 of the first set's 147 lines and 17 of the
+    // second's 60. The first has since been learned from and tuned on; the second was held out
+    // (9 of 60 when first measured after the change, 8 now). See each file's header.
+    for (file, most) in [
+        ("crisis_everyday_negatives.tsv", 5),
+        ("crisis_everyday_negatives_b.tsv", 8),
+    ] {
+        let set = crisis_set(file);
+        assert!(set.iter().all(|(gold, _)| *gold == Risk::None));
+        let alarms: Vec<String> = set
+            .iter()
+            .map(|(_, text)| (ENGINE.analyze(text).risk, text))
+            .filter(|(risk, _)| *risk != Risk::None)
+            .map(|(risk, text)| format!("{risk:?}: {text}"))
+            .collect();
+        assert!(alarms.len() <= most, "{file}: {alarms:#?}");
+    }
+}
+
+#[test]
+fn meals_and_medicine_taken_are_not_an_overdose() {
+    // The overdose patterns once took "都吃了" or "刚才吃了药" alone as imminent risk.
+    for text in [
+        "我们都吃了晚饭，孩子也睡了。",
+        "药都吃了，还是有点咳嗽，明天再去社区医院看看。",
+        "刚刚喝了一瓶水，嗓子好多了。",
+        "我刚才吃了药，体温降到三十七度了。",
+        "孩子们全部吃了，很开心，谢谢志愿者送来的饺子。",
+        "昨晚吃了安眠药才睡着。",
+    ] {
+        assert_eq!(
+            ENGINE.crisis_rules(&ENGINE.crisis_text(text)),
+            Risk::None,
+            "{text}"
+        );
+    }
+    // An overdose still is: a quantity, a poison, or pills stockpiled and swallowed.
+    for text in [
+        "刚才已经吃了一整瓶安眠药，现在头很晕。",
+        "我已经喝了半瓶农药，对不起爸妈。",
+        "刚刚把一整板药都吃了，现在头很晕。",
+        "我攒了两个月的安眠药，今天全部吞了。",
+        "药已经攒够了。",
+    ] {
+        assert_eq!(
+            ENGINE.crisis_rules(&ENGINE.crisis_text(text)),
+            Risk::Imminent,
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn the_learned_screen_explains_what_the_patterns_miss() {
     // Wording no pattern or cue lists (from the thirteenth set, written before the screen).
     let text = "活着对我来说就是一种惩罚，每天睁眼都在想怎么才能不用再睁眼。";

@@ -323,6 +323,7 @@ impl CrisisModel {
         // The tier's softmax and the terms that weighed most toward crisis, on that sentence.
         let mut tier_sums = [0.0f32; 4];
         let mut pushes: Vec<(f32, u64)> = Vec::new();
+        let mut singles: Vec<(f32, u64)> = Vec::new();
         let mut n = 0u32;
         each_ngram(sentence, |k| {
             n += 1;
@@ -332,11 +333,19 @@ impl CrisisModel {
                 }
             }
             let w = self.weights.get(k).unwrap_or(0.0);
-            // Pairs and triples name the wording; a lone 我 or 想 explains nothing.
-            if w > 0.0 && k > 0x1F_FFFF {
-                pushes.push((w, k));
+            // Pairs and triples name the wording; a lone 我 or 想 explains nothing, unless
+            // nothing else weighed in ("他他他…").
+            if w > 0.0 {
+                if k > 0x1F_FFFF {
+                    pushes.push((w, k));
+                } else {
+                    singles.push((w, k));
+                }
             }
         });
+        if pushes.is_empty() {
+            pushes = singles;
+        }
         let z: Vec<f32> = (0..4)
             .map(|t| self.tier_bias[t] + tier_sums[t] * scale(n))
             .collect();
@@ -584,6 +593,19 @@ pub fn train_model(examples: &[CrisisExample], opts: &CrisisTrainOptions) -> Cri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_screened_sentence_always_names_its_words() {
+        // Only a character of its own weighs toward crisis: the alert once came with no words.
+        let model = CrisisModel::parse(
+            "__threshold__\t0.6\n__bias__\t-1\t0\t0\t0\t0\n他\t0.5\t0\t0\t0\t1\n",
+        )
+        .unwrap()
+        .unwrap();
+        let s = model.screen(&"他".repeat(400)).expect("flagged");
+        assert_eq!(s.terms, ["他"]);
+        assert!(model.screen("他来了").is_none());
+    }
 
     #[test]
     fn sentences_lose_the_reporting_frame() {
