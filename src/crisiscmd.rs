@@ -121,13 +121,14 @@ fn read_sets(engine: &Engine, paths: &[PathBuf]) -> Result<Vec<Set>> {
 }
 
 fn examples<'a>(
+    engine: &Engine,
     sets: impl Iterator<Item = &'a Set>,
     backgrounds: &[Background],
 ) -> Vec<CrisisExample> {
     let lines = sets
         .flat_map(|s| &s.lines)
         .map(|(risk, text)| CrisisExample {
-            text: text.clone(),
+            text: engine.screen_text(text),
             risk: *risk,
             whole: true,
         });
@@ -135,7 +136,7 @@ fn examples<'a>(
         .iter()
         .flat_map(|b| &b.sample)
         .map(|text| CrisisExample {
-            text: text.clone(),
+            text: engine.screen_text(text),
             risk: Risk::None,
             whole: false,
         });
@@ -157,7 +158,7 @@ pub fn train_crisis(
 ) -> Result<usize> {
     let sets = read_sets(engine, set_paths)?;
     let backgrounds = backgrounds(engine, background, sample, SEED)?;
-    let examples = examples(sets.iter(), &backgrounds);
+    let examples = examples(engine, sets.iter(), &backgrounds);
     if !examples.iter().any(|e| e.risk != Risk::None) {
         return Err(Failure::new(FailureKind::Input, "no crisis lines to learn from").into());
     }
@@ -267,6 +268,7 @@ pub fn eval_crisis(
     let mut sweep = [(Tally::default(), Tally::default()); SWEEP.len()];
     for (k, held) in sets.iter().enumerate() {
         let training = examples(
+            engine,
             sets.iter()
                 .enumerate()
                 .filter(|(i, _)| *i != k)
@@ -278,8 +280,11 @@ pub fn eval_crisis(
             (Tally::default(), Tally::default(), Tally::default());
         for (gold, text) in &held.lines {
             let by_rules = engine.crisis_rules(text);
-            let p = model.max_probability(text);
-            let by_screen = model.screen(text).map_or(Risk::None, |s| s.risk);
+            // The sweep reads every sentence masked; the screen as the engine runs it.
+            let p = model.max_probability(&engine.screen_text(text));
+            let by_screen = engine
+                .screen_with(&model, text)
+                .map_or(Risk::None, |s| s.risk);
             // For the sweep, the tier does not matter: crisis or not, as Ideation or None.
             let any = |crisis: bool| if crisis { Risk::Ideation } else { Risk::None };
             let gold_any = any(*gold != Risk::None);
@@ -339,7 +344,7 @@ pub fn eval_crisis(
     for (t, (s, b)) in SWEEP.iter().zip(&sweep) {
         writeln!(out, "  {t}: {}; {}", s.show(), b.show())?;
     }
-    let full = crisis_model::train_model(&examples(sets.iter(), &backgrounds), &opts);
+    let full = crisis_model::train_model(&examples(engine, sets.iter(), &backgrounds), &opts);
     writeln!(
         out,
         "\nFalse alarms on the background texts not sampled (the screen learned from every set):"
@@ -349,11 +354,11 @@ pub fn eval_crisis(
         let mut by_threshold = [0usize; SWEEP.len()];
         for text in &b.rest {
             let r = engine.crisis_rules(text) != Risk::None;
-            let p = full.max_probability(text);
+            let p = full.max_probability(&engine.screen_text(text));
             for (n, t) in by_threshold.iter_mut().zip(SWEEP) {
                 *n += usize::from(p >= t);
             }
-            let s = p >= threshold;
+            let s = engine.screen_with(&full, text).is_some();
             rules += usize::from(r);
             screen += usize::from(s);
             either += usize::from(r || s);

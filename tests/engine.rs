@@ -121,10 +121,11 @@ fn ordinary_hotline_notes_raise_no_alarm() {
 fn everyday_messages_with_crisis_words_raise_few_alarms() {
     // Before session 9 the detector alarmed on 35 of the first set's 147 lines and 17 of the
     // second's 60. The first has since been learned from and tuned on; the second was held out
-    // (9 of 60 when first measured after the change, 8 now). See each file's header.
+    // (9 of 60 when first measured after the change, 8 at the end of session 9, 5 since the
+    // screen reads text with the hard negatives masked). See each file's header.
     for (file, most) in [
         ("crisis_everyday_negatives.tsv", 5),
-        ("crisis_everyday_negatives_b.tsv", 8),
+        ("crisis_everyday_negatives_b.tsv", 5),
     ] {
         let set = crisis_set(file);
         assert!(set.iter().all(|(gold, _)| *gold == Risk::None));
@@ -136,6 +137,87 @@ fn everyday_messages_with_crisis_words_raise_few_alarms() {
             .collect();
         assert!(alarms.len() <= most, "{file}: {alarms:#?}");
     }
+}
+
+#[test]
+fn public_feedback_with_crisis_words_raises_few_alarms() {
+    // Session 10. Before it: 2 of 60 in the first set, 8 of 60 in the second, both learned
+    // from and tuned on since; the third was held out (3 of 60 when written, 3 after the
+    // changes the second set led to). See each file's header.
+    for (file, most) in [
+        ("crisis_feedback_negatives.tsv", 2),
+        ("crisis_feedback_negatives_b.tsv", 2),
+        ("crisis_feedback_negatives_c.tsv", 3),
+    ] {
+        let set = crisis_set(file);
+        assert!(set.iter().all(|(gold, _)| *gold == Risk::None));
+        let alarms: Vec<String> = set
+            .iter()
+            .map(|(_, text)| (ENGINE.analyze(text).risk, text))
+            .filter(|(risk, _)| *risk != Risk::None)
+            .map(|(risk, text)| format!("{risk:?}: {text}"))
+            .collect();
+        assert!(alarms.len() <= most, "{file}: {alarms:#?}");
+    }
+}
+
+#[test]
+fn a_means_near_a_place_alarms_only_with_someone_there() {
+    // Hotel reviews and feedback about transport: a train and a track, a pharmacy and a bridge.
+    for text in [
+        "酒店离火车站很近，坐轨道交通也方便。",
+        "离铁轨太近，火车开过山摇地动。",
+        "小区旁边的药店关门了，要过大桥才能买到药。",
+    ] {
+        assert_eq!(ENGINE.analyze(text).risk, Risk::None, "{text}");
+    }
+    for text in [
+        "我现在就站在铁轨上，火车马上就来了。",
+        "带着一瓶安眠药到了江边，不想再撑了。",
+        "我在桥上，药也带来了。",
+    ] {
+        assert_eq!(ENGINE.analyze(text).risk, Risk::Imminent, "{text}");
+    }
+}
+
+#[test]
+fn a_long_text_without_punctuation_is_read_in_windows() {
+    // The speaker counts near the act, not anywhere in a "sentence" that punctuation never
+    // ends (hasty notes, speech to text): this was harm to others before session 10.
+    let filler = "今天天气不错小区里的花都开了孩子们在楼下玩得很开心";
+    let far = format!("我{filler}{filler}物业的人来算账");
+    assert_eq!(ENGINE.analyze(&far).risk, Risk::None);
+    assert_eq!(
+        ENGINE.analyze("我要去物业找那个人算账").risk,
+        Risk::HarmOthers
+    );
+    // Everyday lines run together ten at a time with their punctuation taken out. Alone, lines
+    // of 5 of the 19 texts raise an alarm; run together, 9 did before session 10 and 8 now
+    // (a time word of the next line joins "绳子准备好了", say).
+    let lines: Vec<String> = [
+        "crisis_everyday_negatives.tsv",
+        "crisis_hotline_negatives.tsv",
+    ]
+    .iter()
+    .flat_map(|f| crisis_set(f))
+    .filter(|(gold, _)| *gold == Risk::None)
+    .map(|(_, text)| {
+        text.chars()
+            .filter(|c| !"，。！？；、,.!?;：:“”".contains(*c))
+            .collect()
+    })
+    .collect();
+    let texts: Vec<String> = lines.chunks(10).map(|c| c.concat()).collect();
+    let alarms = texts
+        .iter()
+        .filter(|t| ENGINE.analyze(t).risk != Risk::None)
+        .count();
+    assert!(alarms <= 8, "{alarms} of {}", texts.len());
+    // A crisis statement inside such a text is still found.
+    let mut long = texts[2].clone();
+    long.push_str("我已经把药攒够了今晚就全部吃下去");
+    long.push_str(&texts[3]);
+    assert_eq!(ENGINE.analyze(&long).risk, Risk::Imminent);
 }
 
 #[test]

@@ -16,6 +16,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 
 /// The tiers of the tier columns, in order.
 pub const TIERS: [Risk; 4] = [
@@ -28,9 +29,67 @@ pub const TIERS: [Risk; 4] = [
 /// How many of a flagged sentence's n-grams are named as its risk terms.
 const TERMS_SHOWN: usize = 3;
 
+/// A sentence longer than this many characters is read in windows of this length, each
+/// starting half a window after the one before, so that every stretch of up to half a window
+/// (no crisis sentence of the test sets is longer) lies whole in one of them. Read whole, a
+/// "sentence" without punctuation of thousands of characters adds up n-grams from everywhere,
+/// and one character repeated ("他他他…") reached the threshold.
+pub const WINDOW_CHARS: usize = 60;
+
 /// The sentences of a text, split where the cue detector splits them (。！？；!?; and line ends),
-/// each without a hotline note's reporting frame.
+/// each without a hotline note's reporting frame, and a long one in overlapping windows.
 pub fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    whole_sentences(text).flat_map(|s| windows(s, WINDOW_CHARS / 2))
+}
+
+/// The sentences of a text as the screen learns them: a long one in windows that do not
+/// overlap (overlapping ones would count the n-grams of each overlap as seen twice), each the
+/// length of the windows it is read in, so that its n-grams weigh as they will there.
+fn learned_sentences(text: &str) -> impl Iterator<Item = &str> {
+    whole_sentences(text).flat_map(|s| windows(s, WINDOW_CHARS))
+}
+
+/// The windows of a sentence, each starting `step` characters after the one before: the
+/// sentence itself if it is short enough.
+fn windows(sentence: &str, step: usize) -> Windows<'_> {
+    Windows {
+        rest: sentence,
+        step,
+        done: false,
+    }
+}
+
+struct Windows<'a> {
+    /// The sentence from the next window's start.
+    rest: &'a str,
+    step: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for Windows<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.done {
+            return None;
+        }
+        // Fewer bytes than characters in a window cannot hold more characters than one.
+        let end = match self.rest.len() > WINDOW_CHARS {
+            true => self.rest.char_indices().nth(WINDOW_CHARS).map(|(i, _)| i),
+            false => None,
+        };
+        let Some(end) = end else {
+            self.done = true;
+            return Some(self.rest);
+        };
+        let window = &self.rest[..end];
+        let next = window.char_indices().nth(self.step).map_or(end, |(i, _)| i);
+        self.rest = &self.rest[next..];
+        Some(window)
+    }
+}
+
+fn whole_sentences(text: &str) -> impl Iterator<Item = &str> {
     let mut from = 0;
     sentence_ends(text)
         .into_iter()
@@ -312,14 +371,29 @@ impl CrisisModel {
 
     /// The screen's finding on a (normalised) text, if some sentence reaches the threshold.
     pub fn screen(&self, text: &str) -> Option<Screen> {
-        let mut best: Option<(f32, &str)> = None;
+        self.screen_masked(text, &|s| Cow::Borrowed(s))
+    }
+
+    /// `screen`, reading each sentence through `mask` (which masks the hard negatives, as the
+    /// screen learned them). Only the sentences whose bound, unmasked, may reach the threshold
+    /// are masked: masking every sentence tripled the time crisis detection takes. A mask
+    /// seldom raises a sentence's score (it removes wording the screen learned as ordinary
+    /// where its pattern matched), and `eval-crisis` measures the screen this way.
+    pub fn screen_masked<'t>(
+        &self,
+        text: &'t str,
+        mask: &dyn Fn(&'t str) -> Cow<'t, str>,
+    ) -> Option<Screen> {
+        let mut best: Option<(f32, Cow<'t, str>)> = None;
         for s in sentences(text).filter(|s| self.may_reach_threshold(s)) {
-            let p = self.probability(s);
-            if p >= self.threshold && best.is_none_or(|(q, _)| p > q) {
+            let s = mask(s);
+            let p = self.probability(&s);
+            if p >= self.threshold && best.as_ref().is_none_or(|(q, _)| p > *q) {
                 best = Some((p, s));
             }
         }
         let (probability, sentence) = best?;
+        let sentence: &str = &sentence;
         // The tier's softmax and the terms that weighed most toward crisis, on that sentence.
         let mut tier_sums = [0.0f32; 4];
         let mut pushes: Vec<(f32, u64)> = Vec::new();
@@ -410,7 +484,7 @@ struct Unit {
 
 fn unit_keys(text: &str) -> Vec<u64> {
     let mut keys = Vec::new();
-    for s in sentences(text) {
+    for s in learned_sentences(text) {
         each_ngram(s, |k| keys.push(k));
     }
     keys
@@ -425,7 +499,7 @@ pub fn train(examples: &[CrisisExample], opts: &CrisisTrainOptions) -> (Vec<Row>
         if e.whole {
             raw.push((unit_keys(&e.text), tier));
         } else {
-            for s in sentences(&e.text) {
+            for s in learned_sentences(&e.text) {
                 let mut keys = Vec::new();
                 each_ngram(s, |k| keys.push(k));
                 raw.push((keys, tier));
@@ -593,6 +667,32 @@ pub fn train_model(examples: &[CrisisExample], opts: &CrisisTrainOptions) -> Cri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_sentence_is_read_in_overlapping_windows_that_cover_it() {
+        let short: String = "我".repeat(WINDOW_CHARS);
+        assert_eq!(
+            windows(&short, WINDOW_CHARS / 2).collect::<Vec<_>>(),
+            [&short]
+        );
+        // 130 distinct characters, so that every stretch can be found by its text.
+        let long: String = (0..130u32)
+            .map(|i| char::from_u32(0x4E00 + i).unwrap())
+            .collect();
+        let read: Vec<&str> = windows(&long, WINDOW_CHARS / 2).collect();
+        assert!(read.iter().all(|w| w.chars().count() <= WINDOW_CHARS));
+        assert!(read.len() >= 3);
+        // Every stretch of half a window lies whole in some window.
+        let chars: Vec<char> = long.chars().collect();
+        for start in 0..=chars.len() - WINDOW_CHARS / 2 {
+            let stretch: String = chars[start..start + WINDOW_CHARS / 2].iter().collect();
+            assert!(read.iter().any(|w| w.contains(&stretch)), "{start}");
+        }
+        // Learned, the same sentence is cut into windows that do not overlap.
+        let learned: Vec<&str> = learned_sentences(&long).collect();
+        assert_eq!(learned.concat(), long);
+        assert!(learned.iter().all(|w| w.chars().count() <= WINDOW_CHARS));
+    }
 
     #[test]
     fn a_screened_sentence_always_names_its_words() {

@@ -703,6 +703,21 @@ impl Engine {
         self.normaliser.normalise(text).text
     }
 
+    /// A text from `crisis_text` as the learned screen reads it (hard negatives masked).
+    pub fn screen_text(&self, crisis_text: &str) -> String {
+        self.crisis.screen_text(crisis_text).into_owned()
+    }
+
+    /// What a crisis screen (one being measured) finds on a text from `crisis_text`, read as
+    /// the engine reads it for its own.
+    pub fn screen_with(
+        &self,
+        model: &crisis_model::CrisisModel,
+        crisis_text: &str,
+    ) -> Option<crisis_model::Screen> {
+        self.crisis.screen_with(model, crisis_text)
+    }
+
     /// The patterns and cues alone, without the learned screen, on a text from `crisis_text`.
     pub fn crisis_rules(&self, crisis_text: &str) -> Risk {
         self.crisis.assess_rules(crisis_text).risk
