@@ -100,7 +100,8 @@ const CUES: [&str; 17] = [
     "harm_target",
 ];
 
-/// Who speaks is a property of the sentence, not of the words near the act.
+/// Who speaks is a property of the sentence, not of the words near the act: these count
+/// anywhere within `SPEAKER_REACH`, farther than the other cues' `CUE_WINDOW`.
 const SENTENCE_WIDE: u32 = bit("first") | bit("self");
 
 /// How far (in bytes: 40 CJK characters, longer than any crisis sentence of the test sets) the
@@ -617,11 +618,10 @@ impl CrisisMatcher {
     /// A (normalised) text as the learned screen reads it: without spaces, as the patterns
     /// read it, and with the hard negatives masked, so that "不小心把手指划破了" or a game's
     /// "拼了" weigh nothing there either (unmasked, the screen took them for self-harm).
-    pub fn screen_text<'t>(&self, normalised: &'t str) -> Cow<'t, str> {
-        match compact(normalised) {
-            Cow::Borrowed(text) => self.negatives.replace_all(text, "〇"),
-            Cow::Owned(text) => Cow::Owned(self.negatives.replace_all(&text, "〇").into_owned()),
-        }
+    pub fn screen_text(&self, normalised: &str) -> String {
+        self.negatives
+            .replace_all(&compact(normalised), "〇")
+            .into_owned()
     }
 
     /// What `model` finds on a (normalised) text, reading it as it learned: without spaces

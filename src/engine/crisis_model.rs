@@ -74,9 +74,10 @@ impl<'a> Iterator for Windows<'a> {
             return None;
         }
         // Fewer bytes than characters in a window cannot hold more characters than one.
-        let end = match self.rest.len() > WINDOW_CHARS {
-            true => self.rest.char_indices().nth(WINDOW_CHARS).map(|(i, _)| i),
-            false => None,
+        let end = if self.rest.len() > WINDOW_CHARS {
+            self.rest.char_indices().nth(WINDOW_CHARS).map(|(i, _)| i)
+        } else {
+            None
         };
         let Some(end) = end else {
             self.done = true;

@@ -705,7 +705,7 @@ impl Engine {
 
     /// A text from `crisis_text` as the learned screen reads it (hard negatives masked).
     pub fn screen_text(&self, crisis_text: &str) -> String {
-        self.crisis.screen_text(crisis_text).into_owned()
+        self.crisis.screen_text(crisis_text)
     }
 
     /// What a crisis screen (one being measured) finds on a text from `crisis_text`, read as
