@@ -348,10 +348,12 @@ fn score_reports_a_malformed_row_and_goes_on() {
     let input = env.dir.path().join("in.csv");
     std::fs::write(
         &input,
-        "id,text\n1,感谢社区志愿者\n2,\"坏掉的引号,x\n3,太失望了\n",
+        "id,text\n1,感谢社区志愿者\n2,\"坏掉的引号,x\n3,太失望了\n4,\"一条\n分两行的留言\"\n5,\"引号没关\n6,谢谢医生\n7,\"这条关上了\"\n",
     )
     .unwrap();
-    // The unclosed quote swallows the rest of the file into one broken record.
+    // A quote left open on line 3 is that line's fault alone: the rows after it, a note
+    // over two lines among them, are read. The csv reader would have taken the quote on
+    // line 5 as its close and swallowed lines 3–5 into one record (and 7–8 likewise).
     let out = env.run(&[
         "score",
         "--input",
@@ -363,9 +365,10 @@ fn score_reports_a_malformed_row_and_goes_on() {
     ]);
     assert!(out.status.success());
     let lines = common::json_lines(&out.stdout);
-    assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0]["id"], "1");
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["1", "3", "4", "6", "7"]);
     assert_eq!(lines[0]["polarity"], "positive");
+    assert_eq!(lines[1]["polarity"], "negative");
     for field in [
         "score",
         "emotion",
@@ -378,7 +381,10 @@ fn score_reports_a_malformed_row_and_goes_on() {
     ] {
         assert!(lines[0].get(field).is_some(), "no {field}");
     }
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 3"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 3: broken quoting"), "{stderr}");
+    assert!(stderr.contains("line 7: broken quoting"), "{stderr}");
+    assert!(stderr.contains("2 unreadable rows"), "{stderr}");
 
     let input = env.dir.path().join("in2.csv");
     std::fs::write(&input, "id,text,extra\n1,很好\n2,很差,x\n").unwrap();

@@ -190,15 +190,56 @@ fn open_csv(path: &Path) -> Result<Opened> {
     let width = headers.len();
     let delimiter = if is_tab { '\t' } else { ',' };
     let mut record = csv::ByteRecord::new();
+    // A second handle reads a record's raw bytes when its quoting is in doubt.
+    let mut raw_file =
+        File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let rows = std::iter::from_fn(move || loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => return None,
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
-                if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-                    continue;
+                let start = record
+                    .position()
+                    .cloned()
+                    .unwrap_or_else(csv::Position::new);
+                let line = start.line();
+                if memchr::memchr(b'\n', record.as_slice()).is_none() {
+                    if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                        continue;
+                    }
+                    return Some(Ok(decode_record(&record, line, width, encoding, delimiter)));
                 }
-                return Some(Ok(decode_record(&record, line, width, encoding, delimiter)));
+                // A record over several lines: a quoted field with line breaks, or a quote
+                // left open that swallowed the records after it. In the second case only its
+                // first line is the bad row; reading goes on at the line after it.
+                let end = reader.position().byte();
+                let raw = match read_span(&mut raw_file, start.byte(), end) {
+                    Ok(raw) => raw,
+                    Err(e) => return Some(Err(e)),
+                };
+                if quotes_close(&raw, delimiter as u8) {
+                    return Some(Ok(decode_record(&record, line, width, encoding, delimiter)));
+                }
+                let first_line = match memchr::memchr(b'\n', &raw) {
+                    Some(i) => &raw[..=i],
+                    None => &raw[..],
+                };
+                let mut resume = csv::Position::new();
+                resume
+                    .set_byte(start.byte() + first_line.len() as u64)
+                    .set_line(line + 1)
+                    .set_record(start.record() + 1);
+                if let Err(e) = reader.seek(resume) {
+                    return Some(Err(anyhow::Error::new(e)));
+                }
+                return Some(Ok(RawRow {
+                    line,
+                    keys: None,
+                    cells: split_line(first_line, encoding, delimiter as u8),
+                    problem: Some(
+                        "broken quoting: a quote is never closed (the lines after it are read as rows of their own)"
+                            .to_string(),
+                    ),
+                }));
             }
             Err(e) => {
                 // A parse error (as opposed to I/O) is the row's problem; the reader resumes
@@ -222,6 +263,75 @@ fn open_csv(path: &Path) -> Result<Opened> {
         headers: Some(headers),
         rows: Box::new(rows),
     })
+}
+
+/// The bytes of a file from `start` to `end`.
+fn read_span(file: &mut File, start: u64, end: u64) -> Result<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let mut raw = Vec::with_capacity(end.saturating_sub(start) as usize);
+    file.seek(SeekFrom::Start(start))?;
+    file.by_ref()
+        .take(end.saturating_sub(start))
+        .read_to_end(&mut raw)?;
+    Ok(raw)
+}
+
+/// Whether one record's raw bytes close every quoted field they open as CSV requires: the
+/// closing quote followed by the delimiter or the end of the line. The csv reader is lenient
+/// and takes any later quote as the close ("2,\"坏行\n3,…\n5,\"多行" ends at the quote of
+/// line 5), so this is what tells a quote left open from a note with line breaks.
+fn quotes_close(raw: &[u8], delimiter: u8) -> bool {
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] != b'"' {
+            // An unquoted field runs to the delimiter or the end of the record.
+            match raw[i..].iter().position(|&b| b == delimiter || b == b'\n') {
+                Some(j) if raw[i + j] == delimiter => i += j + 1,
+                _ => return true,
+            }
+            continue;
+        }
+        // A quoted field: its closing quote is one not doubled.
+        i += 1;
+        loop {
+            match memchr::memchr(b'"', &raw[i..]) {
+                None => return false,
+                Some(j) if raw.get(i + j + 1) == Some(&b'"') => i += j + 2,
+                Some(j) => {
+                    i += j + 1;
+                    break;
+                }
+            }
+        }
+        match raw.get(i) {
+            Some(&b) if b == delimiter => i += 1,
+            None | Some(b'\r' | b'\n') => return true,
+            Some(_) => return false,
+        }
+    }
+    true
+}
+
+/// The fields of one line read alone (a quote left open runs to the line's end).
+fn split_line(line: &[u8], encoding: TextEncoding, delimiter: u8) -> Vec<String> {
+    let mut fields = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(line);
+    let mut record = csv::ByteRecord::new();
+    match fields.read_byte_record(&mut record) {
+        Ok(true) => record
+            .iter()
+            .map(|f| {
+                encoding
+                    .decode_lossy(f)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string()
+            })
+            .collect(),
+        _ => vec![encoding.decode_lossy(line).trim_end().to_string()],
+    }
 }
 
 fn decode_record(
@@ -429,5 +539,18 @@ mod tests {
         corrupt[40] = 0xff;
         assert_eq!(detect_encoding(&corrupt), TextEncoding::Utf8);
         assert_eq!(detect_encoding(b"\xef\xbb\xbfa,b\n"), TextEncoding::Utf8Bom);
+    }
+
+    #[test]
+    fn a_quote_left_open_is_told_from_a_note_over_lines() {
+        let closes = |raw: &str| quotes_close(raw.as_bytes(), b',');
+        assert!(closes("1,\"一条\n两行\"\n"));
+        assert!(closes("1,\"他说\"\"你好\"\"\n再见\",x\r\n"));
+        assert!(closes("1,plain,\"\"\n"));
+        // Closed by the quote that opens a later record's field, then text after it.
+        assert!(!closes("2,\"坏行\n3,第三行\n5,\"多行\n"));
+        // Never closed before the end of the file.
+        assert!(!closes("2,\"坏行\n3,第三行\n"));
+        assert!(!closes("2,\"坏行\"\"\n"));
     }
 }
