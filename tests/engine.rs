@@ -178,6 +178,29 @@ fn a_means_near_a_place_alarms_only_with_someone_there() {
 }
 
 #[test]
+fn a_cue_word_inside_a_word_of_another_sense_does_not_count() {
+    // Each of these raised an alarm before `[cue_other_senses]`: 不配合's 不配 as a burden,
+    // 攒钱's 攒 as pills stockpiled, 人类's 人 as a target; 心如刀割 is grief, not a cut.
+    for text in [
+        "我们小区的人都不配合核酸检测，自己的事都不管",
+        "我攒钱买了一箱药，给家里老人备着",
+        "我们人类的报复心太强了",
+        "心如刀割，我自己都不知道怎么熬过这几天",
+    ] {
+        assert_eq!(ENGINE.analyze(text).risk, Risk::None, "{text}");
+    }
+    // The same characters in their crisis sense still alarm; 工作人员 (a target) holds 人员.
+    for (text, risk) in [
+        ("我把药攒够了，今晚全吃下去", Risk::Imminent),
+        ("我觉得自己就是个负担，不配活着", Risk::Ideation),
+        ("我想用刀割自己的手臂", Risk::SelfHarm),
+        ("我要去隔离点把那些工作人员都杀了", Risk::HarmOthers),
+    ] {
+        assert_eq!(ENGINE.analyze(text).risk, risk, "{text}");
+    }
+}
+
+#[test]
 fn a_long_text_without_punctuation_is_read_in_windows() {
     // The speaker counts near the act, not anywhere in a "sentence" that punctuation never
     // ends (hasty notes, speech to text): this was harm to others before session 10.

@@ -63,6 +63,14 @@ struct CrisisFile {
     negatives: PatternList,
     #[serde(default)]
     cues: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    cue_other_senses: Option<WordList>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WordList {
+    words: Vec<String>,
 }
 
 impl CrisisFile {
@@ -159,7 +167,10 @@ struct CueMatcher {
     /// before the frequent words (我, 想, 手 …) are looked for.
     anchors: aho_corasick::AhoCorasick,
     anchor_words: Vec<String>,
-    /// The longest cue word, in bytes.
+    /// Words holding a cue word in another sense (发烧, 手机, 其他): a cue overlapping one
+    /// does not count, unless it holds the whole word.
+    other_senses: Option<aho_corasick::AhoCorasick>,
+    /// The longest cue or other-sense word, in bytes.
     longest: usize,
 }
 
@@ -170,7 +181,10 @@ const ANCHORS: [&str; 8] = [
 ];
 
 impl CueMatcher {
-    fn new(cues: &std::collections::BTreeMap<String, Vec<String>>) -> Result<Option<CueMatcher>> {
+    fn new(
+        cues: &std::collections::BTreeMap<String, Vec<String>>,
+        other_senses: &[String],
+    ) -> Result<Option<CueMatcher>> {
         if cues.is_empty() {
             return Ok(None);
         }
@@ -197,7 +211,16 @@ impl CueMatcher {
             bits,
             anchors: dfa(&anchors).context("crisis.toml [cues]")?,
             anchor_words: anchors,
-            longest: words.iter().map(String::len).max().unwrap_or(0),
+            other_senses: match other_senses.iter().any(|w| !w.is_empty()) {
+                true => Some(dfa(other_senses).context("crisis.toml [cue_other_senses]")?),
+                false => None,
+            },
+            longest: words
+                .iter()
+                .chain(other_senses)
+                .map(String::len)
+                .max()
+                .unwrap_or(0),
         }))
     }
 
@@ -246,10 +269,19 @@ impl CueMatcher {
             while !text.is_char_boundary(to) {
                 to += 1;
             }
-            for m in self.words.find_overlapping_iter(&text[from..to]) {
-                let start = from + m.start();
-                if start <= last_start {
-                    found.push((k, start, from + m.end(), self.bits[m.pattern().as_usize()]));
+            let span = &text[from..to];
+            let other: Vec<(usize, usize)> = self.other_senses.as_ref().map_or(Vec::new(), |o| {
+                o.find_overlapping_iter(span)
+                    .map(|m| (m.start(), m.end()))
+                    .collect()
+            });
+            for m in self.words.find_overlapping_iter(span) {
+                let (s, e) = (m.start(), m.end());
+                let in_other_sense = other
+                    .iter()
+                    .any(|&(os, oe)| s < oe && os < e && !(s <= os && oe <= e));
+                if from + s <= last_start && !in_other_sense {
+                    found.push((k, from + s, from + e, self.bits[m.pattern().as_usize()]));
                 }
             }
         }
@@ -540,7 +572,10 @@ impl CrisisMatcher {
         ];
         let negatives =
             Regex::new(&file.negatives.patterns.join("|")).context("crisis.toml [negatives]")?;
-        let cues = CueMatcher::new(&file.cues)?;
+        let cues = CueMatcher::new(
+            &file.cues,
+            file.cue_other_senses.as_ref().map_or(&[], |l| &l.words),
+        )?;
         let necessary = file
             .tier_patterns()
             .map(|p| necessary_literals(p, rarity))
