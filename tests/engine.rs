@@ -133,10 +133,25 @@ fn everyday_messages_with_crisis_words_raise_few_alarms() {
     // Before session 9 the detector alarmed on 35 of the first set's 147 lines and 17 of the
     // second's 60. The first has since been learned from and tuned on; the second was held out
     // (9 of 60 when first measured after the change, 8 at the end of session 9, 5 since the
-    // screen reads text with the hard negatives masked). See each file's header.
+    // screen reads text with the hard negatives masked, 4 since it learned from ordinary
+    // first-person lines). See each file's header.
     for (file, most) in [
         ("crisis_everyday_negatives.tsv", 5),
-        ("crisis_everyday_negatives_b.tsv", 5),
+        ("crisis_everyday_negatives_b.tsv", 4),
+    ] {
+        let alarms = alarms_in(file);
+        assert!(alarms.len() <= most, "{file}: {alarms:#?}");
+    }
+}
+
+#[test]
+fn ordinary_first_person_lines_raise_few_alarms() {
+    // Session 11. The screen had learned 我, 已经 and 想 as signs of crisis: 28 of the first
+    // set's 98 lines and 12 of the second's 50 raised an alarm, most as imminent. The first is
+    // learned from now; the second is held out (7 of 50 after). See each file's header.
+    for (file, most) in [
+        ("crisis_firstperson_negatives.tsv", 3),
+        ("crisis_firstperson_negatives_b.tsv", 7),
     ] {
         let alarms = alarms_in(file);
         assert!(alarms.len() <= most, "{file}: {alarms:#?}");
