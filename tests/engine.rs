@@ -148,10 +148,12 @@ fn everyday_messages_with_crisis_words_raise_few_alarms() {
 fn ordinary_first_person_lines_raise_few_alarms() {
     // Session 11. The screen had learned 我, 已经 and 想 as signs of crisis: 28 of the first
     // set's 98 lines and 12 of the second's 50 raised an alarm, most as imminent. The first is
-    // learned from now; the second is held out (7 of 50 after). See each file's header.
+    // learned from now; the second is held out (7 of 50 after), and so is the third, written
+    // later (5 of 50). See each file's header.
     for (file, most) in [
         ("crisis_firstperson_negatives.tsv", 3),
         ("crisis_firstperson_negatives_b.tsv", 7),
+        ("crisis_firstperson_negatives_c.tsv", 5),
     ] {
         let alarms = alarms_in(file);
         assert!(alarms.len() <= most, "{file}: {alarms:#?}");
