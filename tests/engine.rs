@@ -42,6 +42,14 @@ fn alarms_in(file: &str) -> Vec<String> {
         .collect()
 }
 
+/// Each set of ordinary lines raises at most so many alarms.
+fn assert_few_alarms(limits: &[(&str, usize)]) {
+    for &(file, most) in limits {
+        let alarms = alarms_in(file);
+        assert!(alarms.len() <= most, "{file}: {alarms:#?}");
+    }
+}
+
 /// Recall, precision (crisis vs none) and tier accuracy of a set.
 fn measure(set: &[(Risk, String)]) -> (f64, f64, f64, Vec<String>) {
     let (mut tp, mut fp, mut fn_, mut tier_ok) = (0, 0, 0, 0);
@@ -135,13 +143,10 @@ fn everyday_messages_with_crisis_words_raise_few_alarms() {
     // (9 of 60 when first measured after the change, 8 at the end of session 9, 5 since the
     // screen reads text with the hard negatives masked, 4 since it learned from ordinary
     // first-person lines). See each file's header.
-    for (file, most) in [
+    assert_few_alarms(&[
         ("crisis_everyday_negatives.tsv", 5),
         ("crisis_everyday_negatives_b.tsv", 4),
-    ] {
-        let alarms = alarms_in(file);
-        assert!(alarms.len() <= most, "{file}: {alarms:#?}");
-    }
+    ]);
 }
 
 #[test]
@@ -150,14 +155,11 @@ fn ordinary_first_person_lines_raise_few_alarms() {
     // set's 98 lines and 12 of the second's 50 raised an alarm, most as imminent. The first is
     // learned from now; the second is held out (7 of 50 after), and so is the third, written
     // later (5 of 50). See each file's header.
-    for (file, most) in [
+    assert_few_alarms(&[
         ("crisis_firstperson_negatives.tsv", 3),
         ("crisis_firstperson_negatives_b.tsv", 7),
         ("crisis_firstperson_negatives_c.tsv", 5),
-    ] {
-        let alarms = alarms_in(file);
-        assert!(alarms.len() <= most, "{file}: {alarms:#?}");
-    }
+    ]);
 }
 
 #[test]
@@ -165,14 +167,11 @@ fn public_feedback_with_crisis_words_raises_few_alarms() {
     // Session 10. Before it: 2 of 60 in the first set, 8 of 60 in the second, both learned
     // from and tuned on since; the third was held out (3 of 60 when written, 3 after the
     // changes the second set led to). See each file's header.
-    for (file, most) in [
+    assert_few_alarms(&[
         ("crisis_feedback_negatives.tsv", 2),
         ("crisis_feedback_negatives_b.tsv", 2),
         ("crisis_feedback_negatives_c.tsv", 3),
-    ] {
-        let alarms = alarms_in(file);
-        assert!(alarms.len() <= most, "{file}: {alarms:#?}");
-    }
+    ]);
 }
 
 #[test]

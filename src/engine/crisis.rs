@@ -211,9 +211,14 @@ impl CueMatcher {
             bits,
             anchors: dfa(&anchors).context("crisis.toml [cues]")?,
             anchor_words: anchors,
-            other_senses: match other_senses.iter().any(|w| !w.is_empty()) {
-                true => Some(dfa(other_senses).context("crisis.toml [cue_other_senses]")?),
-                false => None,
+            other_senses: {
+                // An empty word would match everywhere and silence every cue.
+                let words: Vec<&String> = other_senses.iter().filter(|w| !w.is_empty()).collect();
+                if words.is_empty() {
+                    None
+                } else {
+                    Some(dfa(&words).context("crisis.toml [cue_other_senses]")?)
+                }
             },
             longest: words
                 .iter()

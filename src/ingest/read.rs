@@ -285,7 +285,7 @@ fn quotes_close(raw: &[u8], delimiter: u8) -> bool {
     while i < raw.len() {
         if raw[i] != b'"' {
             // An unquoted field runs to the delimiter or the end of the record.
-            match raw[i..].iter().position(|&b| b == delimiter || b == b'\n') {
+            match memchr::memchr2(delimiter, b'\n', &raw[i..]) {
                 Some(j) if raw[i + j] == delimiter => i += j + 1,
                 _ => return true,
             }
