@@ -443,6 +443,29 @@ fn score_reports_a_malformed_row_and_goes_on() {
     assert!(stderr.contains("line 7: broken quoting"), "{stderr}");
     assert!(stderr.contains("2 unreadable rows"), "{stderr}");
 
+    // With Windows line ends (exports from Excel): the same rows and the same line numbers
+    // (they were one line early).
+    let text = std::fs::read_to_string(&input)
+        .unwrap()
+        .replace('\n', "\r\n");
+    let input = env.dir.path().join("in_crlf.csv");
+    std::fs::write(&input, text).unwrap();
+    let out = env.run(&[
+        "score",
+        "--input",
+        input.to_str().unwrap(),
+        "--text-column",
+        "text",
+        "--id-column",
+        "id",
+    ]);
+    let lines = common::json_lines(&out.stdout);
+    let ids: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["1", "3", "4", "6", "7"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 3: broken quoting"), "{stderr}");
+    assert!(stderr.contains("line 7: broken quoting"), "{stderr}");
+
     let input = env.dir.path().join("in2.csv");
     std::fs::write(&input, "id,text,extra\n1,很好\n2,很差,x\n").unwrap();
     let out = env.run(&[

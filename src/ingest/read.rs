@@ -189,6 +189,9 @@ fn open_csv(path: &Path) -> Result<Opened> {
     }
     let width = headers.len();
     let delimiter = if is_tab { '\t' } else { ',' };
+    // The csv reader ends a record at the \r of a Windows line end and counts the \n into the
+    // next record, whose position is then one line early and starts at that \n.
+    let crlf = u64::from(first_line.ends_with(b"\r\n"));
     let mut record = csv::ByteRecord::new();
     // A second handle reads a record's raw bytes when its quoting is in doubt.
     let mut raw_file =
@@ -201,7 +204,7 @@ fn open_csv(path: &Path) -> Result<Opened> {
                     .position()
                     .cloned()
                     .unwrap_or_else(csv::Position::new);
-                let line = start.line();
+                let line = start.line() + crlf;
                 if memchr::memchr(b'\n', record.as_slice()).is_none() {
                     if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                         continue;
@@ -216,16 +219,21 @@ fn open_csv(path: &Path) -> Result<Opened> {
                     Ok(raw) => raw,
                     Err(e) => return Some(Err(e)),
                 };
-                if quotes_close(&raw, delimiter as u8) {
+                let lead = raw
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                let raw = &raw[lead..];
+                if quotes_close(raw, delimiter as u8) {
                     return Some(Ok(decode_record(&record, line, width, encoding, delimiter)));
                 }
                 let first_line = match memchr::memchr(b'\n', &raw) {
                     Some(i) => &raw[..=i],
-                    None => &raw[..],
+                    None => raw,
                 };
                 let mut resume = csv::Position::new();
                 resume
-                    .set_byte(start.byte() + first_line.len() as u64)
+                    .set_byte(start.byte() + (lead + first_line.len()) as u64)
                     .set_line(line + 1)
                     .set_record(start.record() + 1);
                 if let Err(e) = reader.seek(resume) {
@@ -244,7 +252,7 @@ fn open_csv(path: &Path) -> Result<Opened> {
             Err(e) => {
                 // A parse error (as opposed to I/O) is the row's problem; the reader resumes
                 // at the next record.
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| p.line() + crlf);
                 if let csv::ErrorKind::Io(_) = e.kind() {
                     return Some(Err(anyhow::Error::new(e)));
                 }
