@@ -227,7 +227,7 @@ fn open_csv(path: &Path) -> Result<Opened> {
                 if quotes_close(raw, delimiter as u8) {
                     return Some(Ok(decode_record(&record, line, width, encoding, delimiter)));
                 }
-                let first_line = match memchr::memchr(b'\n', &raw) {
+                let first_line = match memchr::memchr(b'\n', raw) {
                     Some(i) => &raw[..=i],
                     None => raw,
                 };
