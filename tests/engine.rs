@@ -42,6 +42,13 @@ fn alarms_in(file: &str) -> Vec<String> {
         .collect()
 }
 
+/// Each text is read at the risk given.
+fn assert_risks(cases: &[(&str, Risk)]) {
+    for &(text, risk) in cases {
+        assert_eq!(ENGINE.analyze(text).risk, risk, "{text}");
+    }
+}
+
 /// Each set of ordinary lines raises at most so many alarms.
 fn assert_few_alarms(limits: &[(&str, usize)]) {
     for &(file, most) in limits {
@@ -224,14 +231,12 @@ fn a_cue_word_inside_a_word_of_another_sense_does_not_count() {
         assert_eq!(ENGINE.analyze(text).risk, Risk::None, "{text}");
     }
     // The same characters in their crisis sense still alarm; 工作人员 (a target) holds 人员.
-    for (text, risk) in [
+    assert_risks(&[
         ("我把药攒够了，今晚全吃下去", Risk::Imminent),
         ("我觉得自己就是个负担，不配活着", Risk::Ideation),
         ("我想用刀割自己的手臂", Risk::SelfHarm),
         ("我要去隔离点把那些工作人员都杀了", Risk::HarmOthers),
-    ] {
-        assert_eq!(ENGINE.analyze(text).risk, risk, "{text}");
-    }
+    ]);
 }
 
 #[test]
@@ -332,16 +337,14 @@ fn the_learned_screen_explains_what_the_patterns_miss() {
 
 #[test]
 fn hard_cases_of_each_kind() {
-    for (text, risk) in [
+    assert_risks(&[
         ("累死了，但还要坚持", Risk::None),
         ("想死你们了，终于解封", Risk::None),
         ("装个杀毒软件", Risk::None),
         ("新闻说某地发生自杀式袭击", Risk::None),
         ("累死了，真的不想活了", Risk::Ideation),
         ("药已经攒够了，今晚就吃", Risk::Imminent),
-    ] {
-        assert_eq!(ENGINE.analyze(text).risk, risk, "{text}");
-    }
+    ]);
 }
 
 #[test]
