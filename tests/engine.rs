@@ -609,3 +609,26 @@ fn the_brief_analysis_scores_as_the_full_one() {
         assert!(brief.terms.is_empty() && brief.keywords.is_empty());
     }
 }
+
+#[test]
+fn keywords_are_domain_words_before_fragments_the_segmenter_made_up() {
+    let keywords = |text: &str| -> Vec<String> {
+        ENGINE
+            .analyze(text)
+            .keywords
+            .iter()
+            .map(|k| k.to_string())
+            .collect()
+    };
+    // Epidemic vocabulary comes out whole (user_dict.txt), not as 火神/山 or HMM guesses.
+    let k = keywords("武汉封城第十天，火神山医院今天交付，卫健委通报新增确诊病例");
+    for word in ["封城", "火神山", "卫健委"] {
+        assert!(k.iter().any(|w| w == word), "{word} in {k:?}");
+    }
+    let k = keywords("我们是社区工作者，天天被骂，流调做到半夜，还有人搞医闹");
+    assert_eq!(&k[..3], ["社区工作者", "流调", "医闹"], "{k:?}");
+    // 人查 (有没有/人查/一查) and 太气 (太气/人/了) are in no dictionary: the HMM joined their
+    // characters. They weigh as a middling word, below the rare words the text is about.
+    let k = keywords("猪肉价格涨了好几倍，有没有人查一查哄抬物价的？太气人了！");
+    assert_eq!(&k[..2], ["哄抬物价", "好几倍"], "{k:?}");
+}

@@ -71,7 +71,7 @@ impl LearnedEmotions {
     }
 }
 
-/// IDF of a word missing from the background list: it is rarer than any listed word.
+/// IDF of a dictionary word missing from the background list: it is rarer than any listed word.
 const UNKNOWN_IDF: f32 = 11.0;
 /// Multipliers of the rules. Chosen by 5-fold macro-F1 on the two shared data sets: a negated
 /// word counts a little less than its opposite, and the clauses after an adversative count
@@ -315,6 +315,10 @@ pub struct Engine {
     topic_names: Vec<String>,
     crisis: CrisisMatcher,
     normaliser: Normaliser,
+    /// IDF of a word that no dictionary holds (the segmenter's HMM joined its characters):
+    /// the background list's median, as jieba's own TF-IDF gives an unlisted word. At the
+    /// maximum, fragments such as 没人查 and 太气 (of 太气人了) led every text's keywords.
+    oov_idf: f32,
     learned: Learned,
     /// Learned emotion weights by row (terms point here through `TermInfo::emotion_row`).
     emotion_rows: Vec<[f32; 6]>,
@@ -374,7 +378,6 @@ impl Engine {
             let (learned, emotions) = joined(learned)?;
             engine.apply_learned(learned);
             engine.apply_learned_emotions(emotions);
-            engine.compile();
             engine.jieba = joined(segmenter)?;
             for w in topic_words {
                 // Keywords must come out of segmentation whole.
@@ -382,6 +385,8 @@ impl Engine {
                     engine.jieba.add_word(w, Some(2000), None);
                 }
             }
+            // After the segmenter: it says which words no dictionary holds.
+            engine.compile();
             Ok(engine)
         })
     }
@@ -475,6 +480,17 @@ impl Engine {
                     .map(|i| i as u8),
             });
         }
+        let mut listed: Vec<f32> = terms
+            .values()
+            .map(|i| i.idf)
+            .filter(|&idf| idf != UNKNOWN_IDF)
+            .collect();
+        let oov_idf = if listed.is_empty() {
+            UNKNOWN_IDF
+        } else {
+            let mid = listed.len() / 2;
+            *listed.select_nth_unstable_by(mid, f32::total_cmp).1
+        };
         let keys: Vec<String> = emoticons.iter().map(|e| e.tag.clone()).collect();
         // How rare a crisis literal is, for the gate: its background IDF if listed, else the
         // sum over its characters of a rarity from how many listed words hold the character
@@ -508,6 +524,7 @@ impl Engine {
             topic_names,
             crisis,
             normaliser: Normaliser::new(&d.t2s, &keys),
+            oov_idf,
             learned: Learned::default(),
             emotion_rows: Vec::new(),
             emotion_bias: [0.0; 6],
@@ -542,8 +559,9 @@ impl Engine {
     fn compile(&mut self) {
         let mut ordered: Vec<(String, TermInfo)> =
             self.terms.iter().map(|(w, i)| (w.clone(), *i)).collect();
-        for (id, (_, info)) in ordered.iter_mut().enumerate() {
+        for (id, (word, info)) in ordered.iter_mut().enumerate() {
             info.id = id as u32;
+            info.idf = self.idf_of_unlisted(word, info.idf);
         }
         self.table = TermTable::new(ordered);
         self.pair_weights = FilteredMap::new(self.learned.pairs.iter().filter_map(|(pair, w)| {
@@ -650,7 +668,7 @@ impl Engine {
                     continue;
                 }
                 seen.push(w);
-                let idf = info.map_or(UNKNOWN_IDF, |i| i.idf);
+                let idf = info.map_or_else(|| self.idf_of_unlisted(w, UNKNOWN_IDF), |i| i.idf);
                 docs.entry(w.to_string()).or_insert((0, idf)).0 += 1;
             }
         }
@@ -725,6 +743,15 @@ impl Engine {
 
     fn info(&self, word: &str) -> Option<&TermInfo> {
         self.table.get(word)
+    }
+
+    /// A word's IDF: `idf` if the background lists it, else by whether a dictionary holds it.
+    fn idf_of_unlisted(&self, word: &str, idf: f32) -> f32 {
+        if idf != UNKNOWN_IDF || self.jieba.has_word(word) {
+            idf
+        } else {
+            self.oov_idf
+        }
     }
 
     /// Walks the tokens clause by clause and returns every sentiment candidate with the
@@ -1051,7 +1078,7 @@ impl Engine {
             risk_terms: crisis.terms,
             topics,
             keywords: if explain {
-                keywords(tokens, infos, 5)
+                keywords(tokens, infos, 5, |w| self.idf_of_unlisted(w, UNKNOWN_IDF))
             } else {
                 Vec::new()
             },
@@ -1061,7 +1088,14 @@ impl Engine {
 }
 
 /// The top words by TF-IDF against the background frequency list.
-fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<CompactString> {
+/// The `top` words of a text by TF-IDF; `unlisted_idf` gives the IDF of a word the term table
+/// does not hold.
+fn keywords(
+    tokens: &[&str],
+    infos: &[Option<&TermInfo>],
+    top: usize,
+    unlisted_idf: impl Fn(&str) -> f32,
+) -> Vec<CompactString> {
     // Known words as one integer each, table id above position, so that an integer sort
     // groups the repeats of a word in text order; the few unknown words sort by their text.
     let mut known: Vec<u64> = Vec::with_capacity(tokens.len() / 2);
@@ -1088,7 +1122,8 @@ fn keywords(tokens: &[&str], infos: &[Option<&TermInfo>], top: usize) -> Vec<Com
         scores.push((run.iter().fold(0.0, |sum, _| sum + idf), first));
     }
     for run in unknown.chunk_by(|a, b| a.0 == b.0) {
-        scores.push((run.iter().fold(0.0, |sum, _| sum + UNKNOWN_IDF), run[0].1));
+        let idf = unlisted_idf(run[0].0);
+        scores.push((run.iter().fold(0.0, |sum, _| sum + idf), run[0].1));
     }
     let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
     if scores.len() > top && top > 0 {
