@@ -632,3 +632,27 @@ fn keywords_are_domain_words_before_fragments_the_segmenter_made_up() {
     let k = keywords("猪肉价格涨了好几倍，有没有人查一查哄抬物价的？太气人了！");
     assert_eq!(&k[..2], ["哄抬物价", "好几倍"], "{k:?}");
 }
+
+#[test]
+fn epidemic_advice_and_fear_of_dying_are_not_a_crisis() {
+    // Each kind raised an alarm on real Weibo posts of SMP2020 (session 12); these lines are
+    // written anew in the same kinds, each beside a crisis line the change must still catch.
+    assert_risks(&[
+        // Medicine laid in for illness, against one laid in as a means.
+        ("家里备好了退烧药和口罩，大家不要慌。", Risk::None),
+        ("社区提醒老人买好常用药，少出门。", Risk::None),
+        ("我买好感冒药了，这几天就在家待着。", Risk::None),
+        ("我买好了药，今晚就解脱了。", Risk::Imminent),
+        ("备好的药够我吃一次了，这次不会再醒。", Risk::Imminent),
+        ("我买好了一整瓶感冒药，今晚全部吞下去。", Risk::Imminent),
+        // Fear put as degree or fear of dying, against a wish to die.
+        ("封城那天我吓的要死，现在好多了。", Risk::None),
+        ("说实话我特别怕死，所以天天戴口罩。", Risk::None),
+        ("我怕死，可我更怕这样活下去。", Risk::Ideation),
+        // A scolding, and keeping oneself safe, against a farewell and a burden on oneself.
+        ("看到那些不戴口罩的，真想骂死他们。", Risk::None),
+        ("出门一定要保护好自己，别给医护人员添负担。", Risk::None),
+        ("我真的不想活了，照顾好自己吧，别找我。", Risk::Ideation),
+        ("我觉得自己就是家里的负担，活着没意思。", Risk::Ideation),
+    ]);
+}
