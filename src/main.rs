@@ -234,8 +234,11 @@ struct TextArgs {
     /// CSV (UTF-8 or GB18030), JSONL, or - for standard input.
     #[arg(long)]
     input: String,
+    /// The column (CSV) or key (JSONL) holding the text.
     #[arg(long)]
     text_column: String,
+    /// The column or key holding each row's id [default: "id" where the input has it, else the
+    /// row's line number].
     #[arg(long)]
     id_column: Option<String>,
     /// Output file: JSONL, or CSV by extension (default: JSONL on standard output).

@@ -228,6 +228,12 @@ fn pipeline<R: Send>(
         std::sync::mpsc::sync_channel::<(u64, Vec<(String, String)>, Vec<R>)>(workers * 2);
     let headers = input.headers();
     let headers = headers.as_deref();
+    // Without --id-column, a column (or JSONL key) named id gives the ids, as a reader of the
+    // file expects; a row without one is known by its line number.
+    let id_column = id_column.or(match headers {
+        Some(h) if !h.iter().any(|c| c == "id") => None,
+        _ => Some("id"),
+    });
     std::thread::scope(|scope| -> Result<(u64, u64)> {
         let reader = scope.spawn(move || -> Result<(u64, u64)> {
             let (mut good, mut bad, mut seq) = (0u64, 0u64, 0u64);

@@ -656,3 +656,41 @@ fn epidemic_advice_and_fear_of_dying_are_not_a_crisis() {
         ("我觉得自己就是家里的负担，活着没意思。", Risk::Ideation),
     ]);
 }
+
+#[test]
+fn score_takes_ids_from_an_id_column_else_the_line() {
+    let env = Env::new();
+    let ids = |name: &str, content: &str| -> Vec<String> {
+        let input = env.dir.path().join(name);
+        std::fs::write(&input, content).unwrap();
+        let out = env.ok(&[
+            "score",
+            "--input",
+            input.to_str().unwrap(),
+            "--text-column",
+            "text",
+        ]);
+        common::json_lines(out.as_bytes())
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids("with.csv", "id,text\nFB-17,隔离太久了\nFB-18,谢谢社区\n"),
+        ["FB-17", "FB-18"]
+    );
+    assert_eq!(
+        ids(
+            "without.csv",
+            "channel,text\nwechat,隔离太久了\napp,谢谢社区\n"
+        ),
+        ["2", "3"]
+    );
+    assert_eq!(
+        ids(
+            "some.jsonl",
+            "{\"id\": \"FB-17\", \"text\": \"隔离太久了\"}\n{\"text\": \"谢谢社区\"}\n"
+        ),
+        ["FB-17", "2"]
+    );
+}
