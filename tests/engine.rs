@@ -654,6 +654,10 @@ fn epidemic_advice_and_fear_of_dying_are_not_a_crisis() {
         ("出门一定要保护好自己，别给医护人员添负担。", Risk::None),
         ("我真的不想活了，照顾好自己吧，别找我。", Risk::Ideation),
         ("我觉得自己就是家里的负担，活着没意思。", Risk::Ideation),
+        // A simile and a denial, against a threat and a burden.
+        ("让他们戴个口罩，跟要他们命一样。", Risk::None),
+        ("谁敢动我孩子，我就要他的命。", Risk::HarmOthers),
+        ("我活着只会连累家人，不如死了。", Risk::Ideation),
     ]);
 }
 
