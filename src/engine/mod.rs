@@ -1087,9 +1087,8 @@ impl Engine {
     }
 }
 
-/// The top words by TF-IDF against the background frequency list.
-/// The `top` words of a text by TF-IDF; `unlisted_idf` gives the IDF of a word the term table
-/// does not hold.
+/// The `top` words of a text by TF-IDF against the background frequency list; `unlisted_idf`
+/// gives the IDF of a word the term table does not hold.
 fn keywords(
     tokens: &[&str],
     infos: &[Option<&TermInfo>],
