@@ -182,9 +182,17 @@ fn death_wished_on_others_is_abuse_not_a_crisis() {
         "他们都说我这种废物不如去死，我也觉得自己该死",
         "你们都去死吧，我今晚就拿刀去找他们",
         "我真的想死，活着太累了",
+        // Session 12: told not to take others along, the writer's own wish still alarms.
+        "我想死，别拉着我",
+        "我想死，不想再连累大家了",
     ] {
         assert_ne!(ENGINE.analyze(text).risk, Risk::None, "{text}");
     }
+    // Someone else's wish, told not to take others along (session 12, after SMP2020 posts).
+    assert_risks(&[
+        ("谁想自杀别拉上全世界啊，出门戴口罩行不行", Risk::None),
+        ("你们想死没人拦着，别连累大家", Risk::None),
+    ]);
 }
 
 #[test]
