@@ -103,6 +103,16 @@ fn crisis_recall_and_precision_on_the_test_set() {
 }
 
 #[test]
+fn plain_first_person_statements_alarm() {
+    // "我要自杀" and "我去跳楼" were missed until session 12; see the file's header.
+    let (recall, precision, tiers, misses) = measure(&crisis_set("crisis_direct_statements.tsv"));
+    eprintln!(
+        "direct statements: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}"
+    );
+    assert!(recall >= 0.97 && precision >= 0.95, "{misses:#?}");
+}
+
+#[test]
 fn crisis_figures_on_sets_written_to_be_held_out() {
     // Each set was written before the detector it first measured; the header of each file says
     // what it measured then. Phrase patterns alone generalised to about a third of unseen
