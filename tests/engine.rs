@@ -113,6 +113,20 @@ fn plain_first_person_statements_alarm() {
 }
 
 #[test]
+fn someone_reported_to_say_they_will_do_it_alarms() {
+    // A caller's son, a writer's husband: a risk to escalate whoever it concerns (session 12;
+    // these were all "none"). News of someone, and a shop's 跳楼价, are not.
+    assert_risks(&[
+        ("来电者称儿子说要自杀", Risk::Ideation),
+        ("我女儿这几天一直说要跳楼", Risk::Ideation),
+        ("我老公天天说要去死", Risk::Ideation),
+        ("我朋友说他要自杀", Risk::Ideation),
+        ("新闻说他要跳楼，后来被救下来了", Risk::None),
+        ("商场搞跳楼价大甩卖", Risk::None),
+    ]);
+}
+
+#[test]
 fn crisis_figures_on_sets_written_to_be_held_out() {
     // Each set was written before the detector it first measured; the header of each file says
     // what it measured then. Phrase patterns alone generalised to about a third of unseen
