@@ -127,6 +127,23 @@ fn someone_reported_to_say_they_will_do_it_alarms() {
 }
 
 #[test]
+fn notes_of_an_overdose_taken_or_family_as_the_target_alarm() {
+    // Session 12: each of the first four raised no alarm, or a lower tier.
+    assert_risks(&[
+        ("来电者称已服下大量药物", Risk::Imminent),
+        ("来电者称想带孩子一起走，活着太累", Risk::HarmOthers),
+        ("来电者称想和孩子一起死", Risk::HarmOthers),
+        ("来电者称要杀了前妻", Risk::HarmOthers),
+        ("我吃了很多药也没死成", Risk::Imminent),
+        // Ordinary lines of the same shapes.
+        ("带孩子一起走亲戚", Risk::None),
+        ("周末和孩子一起走了走公园", Risk::None),
+        ("医生说不能服用过量药物", Risk::None),
+        ("感冒了吃了很多药也不见好", Risk::None),
+    ]);
+}
+
+#[test]
 fn crisis_figures_on_sets_written_to_be_held_out() {
     // Each set was written before the detector it first measured; the header of each file says
     // what it measured then. Phrase patterns alone generalised to about a third of unseen
