@@ -144,6 +144,23 @@ fn notes_of_an_overdose_taken_or_family_as_the_target_alarm() {
 }
 
 #[test]
+fn signs_of_preparation_alarm_on_their_own() {
+    // Session 12: each of these raised no alarm without a death word or a time beside it.
+    assert_risks(&[
+        ("来电者称已经买好了木炭", Risk::Imminent),
+        ("来电者称把门窗都封好了", Risk::Imminent),
+        ("来电者称正在天台边上", Risk::Imminent),
+        ("来电者称给家人发了告别短信", Risk::Imminent),
+        ("来电者称身后事都安排好了", Risk::Imminent),
+        // Ordinary lines of the same shapes.
+        ("买了一袋木炭，周末去烧烤", Risk::None),
+        ("小区把单元门封上了", Risk::None),
+        ("父亲的后事已经安排好了", Risk::None),
+        ("毕业了给同学写了告别信", Risk::None),
+    ]);
+}
+
+#[test]
 fn crisis_figures_on_sets_written_to_be_held_out() {
     // Each set was written before the detector it first measured; the header of each file says
     // what it measured then. Phrase patterns alone generalised to about a third of unseen
