@@ -110,6 +110,17 @@ fn plain_first_person_statements_alarm() {
         "direct statements: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}"
     );
     assert!(recall >= 0.97 && precision >= 0.95, "{misses:#?}");
+    // A later probe (session 12): wishing oneself gone, asking if it would be better, weighing
+    // how to end it; and ordinary lines of the same shapes.
+    assert_risks(&[
+        ("我恨不得马上死掉", Risk::Ideation),
+        ("真希望自己能消失", Risk::Ideation),
+        ("我是不是死了比较好", Risk::Ideation),
+        ("我在考虑怎么结束", Risk::Ideation),
+        ("恨不得马上飞回家", Risk::None),
+        ("希望病毒赶紧消失", Risk::None),
+        ("我在考虑怎么结束这个项目", Risk::None),
+    ]);
 }
 
 #[test]
