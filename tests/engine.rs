@@ -49,6 +49,13 @@ fn assert_risks(cases: &[(&str, Risk)]) {
     }
 }
 
+/// Every text is read at the one risk given.
+fn assert_all_read_as(risk: Risk, texts: &[&str]) {
+    for &text in texts {
+        assert_eq!(ENGINE.analyze(text).risk, risk, "{text}");
+    }
+}
+
 /// Each set of ordinary lines raises at most so many alarms.
 fn assert_few_alarms(limits: &[(&str, usize)]) {
     for &(file, most) in limits {
@@ -279,34 +286,37 @@ fn public_feedback_with_crisis_words_raises_few_alarms() {
 #[test]
 fn a_means_near_a_place_alarms_only_with_someone_there() {
     // Hotel reviews and feedback about transport: a train and a track, a pharmacy and a bridge.
-    for text in [
-        "酒店离火车站很近，坐轨道交通也方便。",
-        "离铁轨太近，火车开过山摇地动。",
-        "小区旁边的药店关门了，要过大桥才能买到药。",
-    ] {
-        assert_eq!(ENGINE.analyze(text).risk, Risk::None, "{text}");
-    }
-    for text in [
-        "我现在就站在铁轨上，火车马上就来了。",
-        "带着一瓶安眠药到了江边，不想再撑了。",
-        "我在桥上，药也带来了。",
-    ] {
-        assert_eq!(ENGINE.analyze(text).risk, Risk::Imminent, "{text}");
-    }
+    assert_all_read_as(
+        Risk::None,
+        &[
+            "酒店离火车站很近，坐轨道交通也方便。",
+            "离铁轨太近，火车开过山摇地动。",
+            "小区旁边的药店关门了，要过大桥才能买到药。",
+        ],
+    );
+    assert_all_read_as(
+        Risk::Imminent,
+        &[
+            "我现在就站在铁轨上，火车马上就来了。",
+            "带着一瓶安眠药到了江边，不想再撑了。",
+            "我在桥上，药也带来了。",
+        ],
+    );
 }
 
 #[test]
 fn a_cue_word_inside_a_word_of_another_sense_does_not_count() {
     // Each of these raised an alarm before `[cue_other_senses]`: 不配合's 不配 as a burden,
     // 攒钱's 攒 as pills stockpiled, 人类's 人 as a target; 心如刀割 is grief, not a cut.
-    for text in [
-        "我们小区的人都不配合核酸检测，自己的事都不管",
-        "我攒钱买了一箱药，给家里老人备着",
-        "我们人类的报复心太强了",
-        "心如刀割，我自己都不知道怎么熬过这几天",
-    ] {
-        assert_eq!(ENGINE.analyze(text).risk, Risk::None, "{text}");
-    }
+    assert_all_read_as(
+        Risk::None,
+        &[
+            "我们小区的人都不配合核酸检测，自己的事都不管",
+            "我攒钱买了一箱药，给家里老人备着",
+            "我们人类的报复心太强了",
+            "心如刀割，我自己都不知道怎么熬过这几天",
+        ],
+    );
     // The same characters in their crisis sense still alarm; 工作人员 (a target) holds 人员.
     assert_risks(&[
         ("我把药攒够了，今晚全吃下去", Risk::Imminent),
