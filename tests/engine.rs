@@ -131,6 +131,30 @@ fn plain_first_person_statements_alarm() {
 }
 
 #[test]
+fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
+    // Two probes of session 13, each written before being scored (see the files' headers): a
+    // caller on a roof, a last message to family, poison at hand, arson and poison put in water
+    // raised no alarm. The false alarms left are the learned screen's ("我在桥上，马上到").
+    for (file, most_false_alarms) in [
+        ("crisis_direct_statements_b.tsv", 4),
+        ("crisis_direct_statements_c.tsv", 2),
+    ] {
+        let (recall, _, tiers, misses) = measure(&crisis_set(file));
+        let false_alarms = misses
+            .iter()
+            .filter(|m| m.starts_with("false alarm"))
+            .count();
+        eprintln!(
+            "{file}: recall {recall:.3}, tier accuracy {tiers:.3}, {false_alarms} false alarms"
+        );
+        assert!(
+            recall >= 0.97 && tiers >= 0.95 && false_alarms <= most_false_alarms,
+            "{file}: {misses:#?}"
+        );
+    }
+}
+
+#[test]
 fn someone_reported_to_say_they_will_do_it_alarms() {
     // A caller's son, a writer's husband: a risk to escalate whoever it concerns (session 12;
     // these were all "none"). News of someone, and a shop's 跳楼价, are not.
