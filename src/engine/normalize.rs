@@ -3,7 +3,8 @@
 //! - Traditional characters become simplified (OpenCC's character table).
 //! - URLs and `@mentions` are dropped; `#话题#` keeps its words.
 //! - In a repost chain (`我的话//@某人:原文`) the poster's own words are scored; a bare repost
-//!   falls back to the text it reposts.
+//!   falls back to the text it reposts. Crisis detection reads the chain whole: a reposted
+//!   "不想活了" is someone to reach.
 //! - Bracket emoticons (`[泪]`) and emoji are taken out and returned separately, since they carry
 //!   sentiment but would confuse segmentation.
 
@@ -21,6 +22,15 @@ pub struct Normaliser {
 pub struct Normalised {
     pub text: String,
     pub emoticons: Vec<usize>,
+    /// The whole repost chain, normalised, when the poster's own words come before it.
+    pub with_reposts: Option<String>,
+}
+
+impl Normalised {
+    /// The text the crisis detectors read: the whole repost chain where there is one.
+    pub fn crisis_text(&self) -> &str {
+        self.with_reposts.as_deref().unwrap_or(&self.text)
+    }
 }
 
 impl Normaliser {
@@ -104,6 +114,19 @@ impl Normaliser {
 
     pub fn normalise(&self, raw: &str) -> Normalised {
         let own = own_words(raw);
+        let (text, emoticons) = self.normalise_part(own);
+        // The own words (a part of `raw`) end before it does when a chain follows them.
+        let own_end = own.as_ptr() as usize - raw.as_ptr() as usize + own.len();
+        let with_reposts = (own_end < raw.len()).then(|| self.normalise_part(raw).0);
+        Normalised {
+            text,
+            emoticons,
+            with_reposts,
+        }
+    }
+
+    /// A part of a text normalised, and the emoticons found in it.
+    fn normalise_part(&self, own: &str) -> (String, Vec<usize>) {
         let mut text = String::with_capacity(own.len());
         let mut emoticons = Vec::new();
         // A byte position in `own`, always on a character boundary: no decoded copy of the
@@ -202,7 +225,7 @@ impl Normaliser {
             text.push(c);
             i += c_len(rest);
         }
-        Normalised { text, emoticons }
+        (text, emoticons)
     }
 }
 
@@ -268,9 +291,13 @@ mod tests {
         let out = n.normalise("太难了[泪]//@某某:转发微博 http://t.cn/abc #抗疫#");
         assert_eq!(out.text.trim(), "太难了");
         assert_eq!(out.emoticons, vec![0]);
+        // Crisis detection reads the chain whole; a bare repost has no chain after it.
+        assert!(out.crisis_text().contains("太难了") && out.crisis_text().contains("转发微博"));
+        assert!(!out.crisis_text().contains("某某") && !out.crisis_text().contains("http"));
         let out = n.normalise("//@小明:我們這邊還在隔離😭");
         assert_eq!(out.text.trim(), "我们这边還在隔离");
         assert_eq!(out.emoticons, vec![1]);
+        assert!(out.with_reposts.is_none());
         let out = n.normalise("@张三 谢谢你❤️ #加油武汉#");
         assert!(out.text.contains("谢谢你") && out.text.contains("加油武汉"));
         assert_eq!(out.emoticons, vec![2]);
