@@ -132,15 +132,17 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Five probes of session 13, each written before being scored (see the files' headers): a
+    // Six probes of session 13, each written before being scored (see the files' headers): a
     // caller on a roof or outside a balcony, a last message to family, poison at hand, arson,
-    // poison put in water, "我今天一定要死" and "不想活了" in a repost chain raised no alarm. The false alarms left are the learned screen's ("我在桥上，马上到").
+    // poison put in water, "我今天一定要死", "不想活了" in a repost chain and "永别了" sent to family
+    // raised no alarm. The false alarms left are the learned screen's ("我在桥上，马上到").
     for (file, most_false_alarms) in [
         ("crisis_direct_statements_b.tsv", 4),
         ("crisis_direct_statements_c.tsv", 2),
         ("crisis_direct_statements_d.tsv", 0),
         ("crisis_hotline_notes_probe.tsv", 0),
         ("crisis_weibo_forms_probe.tsv", 0),
+        ("crisis_questions_and_reports_probe.tsv", 0),
     ] {
         let (recall, _, tiers, misses) = measure(&crisis_set(file));
         let false_alarms = misses
