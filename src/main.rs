@@ -158,6 +158,9 @@ enum Command {
         rounds: usize,
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Directory overriding the embedded dictionaries (to time a change without a rebuild).
+        #[arg(long)]
+        dictionaries: Option<PathBuf>,
     },
     /// Write the daily bulletin (舆情快报) for a date: HTML, Markdown, JSON and PNG/SVG charts.
     Bulletin {
@@ -397,8 +400,9 @@ fn run(cli: Cli) -> Result<u8> {
             text_column,
             rounds,
             threads,
+            dictionaries,
         } => {
-            let engine = Engine::load(None)?;
+            let engine = Engine::load(dictionaries.as_deref())?;
             let texts: Vec<String> = xinqing::textio::read_texts(&input, &text_column)?;
             print!(
                 "{}",

@@ -575,8 +575,12 @@ impl CrisisMatcher {
             compile(Risk::HarmOthers, &file.harm_others)?,
             compile(Risk::Ideation, &file.ideation)?,
         ];
-        let negatives =
-            Regex::new(&file.negatives.patterns.join("|")).context("crisis.toml [negatives]")?;
+        // The masks are one alternation of a hundred gappy patterns: with the default lazy-DFA
+        // cache (2 MiB) its states were rebuilt over and over, most of the crisis stage's time.
+        let negatives = regex::RegexBuilder::new(&file.negatives.patterns.join("|"))
+            .dfa_size_limit(32 << 20)
+            .build()
+            .context("crisis.toml [negatives]")?;
         let cues = CueMatcher::new(
             &file.cues,
             file.cue_other_senses.as_ref().map_or(&[], |l| &l.words),
