@@ -390,7 +390,7 @@ impl CueRules {
 pub struct CrisisMatcher {
     /// Tiers from highest to lowest, each with its patterns.
     tiers: Vec<(Risk, Vec<Regex>)>,
-    negatives: Regex,
+    negatives: Masks,
     cues: Option<CueMatcher>,
     /// One literal of every pattern (one that any match contains, picked to be rare) and the
     /// cue anchors, in one automaton: a text holding none of them can match neither detector,
@@ -405,6 +405,102 @@ pub struct CrisisMatcher {
 }
 
 const CUE_ANCHOR: usize = usize::MAX;
+
+/// The hard negatives, masked exactly as one leftmost-first alternation of them would mask
+/// them, but each pattern searched alone and only on texts that hold one of its literals. As
+/// one alternation, a hundred gappy patterns spent most of the crisis stage (and most of
+/// `score`'s time) building the states of its lazy DFA, text after text.
+struct Masks {
+    patterns: Vec<Regex>,
+    /// The literals one of which every match of a pattern holds, for every pattern that has
+    /// them; `gate_owner` names the pattern of each.
+    gate: Option<aho_corasick::AhoCorasick>,
+    gate_owner: Vec<usize>,
+    /// The patterns without such literals, searched on every text.
+    ungated: Vec<usize>,
+}
+
+impl Masks {
+    fn new(patterns: &[String], rarity: &dyn Fn(&[u8]) -> f32) -> Result<Masks> {
+        let mut gate_owner = Vec::new();
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut ungated = Vec::new();
+        let mut compiled = Vec::with_capacity(patterns.len());
+        for (i, p) in patterns.iter().enumerate() {
+            let hir =
+                regex_syntax::parse(p).with_context(|| format!("crisis.toml [negatives]: {p}"))?;
+            // An empty match would mask nothing and stall the search that resumes after it.
+            if hir.properties().minimum_len().unwrap_or(0) == 0 {
+                anyhow::bail!("crisis.toml [negatives]: '{p}' can match an empty text");
+            }
+            compiled.push(Regex::new(p).with_context(|| format!("crisis.toml [negatives]: {p}"))?);
+            match necessary_literals(p, rarity) {
+                Some(set) => {
+                    gate_owner.extend(std::iter::repeat_n(i, set.len()));
+                    literals.extend(set);
+                }
+                None => ungated.push(i),
+            }
+        }
+        Ok(Masks {
+            patterns: compiled,
+            gate: dfa(&literals).ok(),
+            gate_owner,
+            ungated,
+        })
+    }
+
+    /// `text` with every match of the alternation of the patterns replaced by 〇: at each step
+    /// the leftmost match, and of those starting there, the first pattern's.
+    fn replace<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let mut candidates = self.ungated.clone();
+        match &self.gate {
+            Some(gate) => {
+                for m in gate.find_overlapping_iter(text) {
+                    candidates.push(self.gate_owner[m.pattern().as_usize()]);
+                }
+            }
+            None => candidates.extend(0..self.patterns.len()),
+        }
+        if candidates.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let find = |i: usize, from: usize| {
+            self.patterns[i]
+                .find_at(text, from)
+                .map(|m| (m.start(), m.end()))
+        };
+        let mut next: Vec<Option<(usize, usize)>> =
+            candidates.iter().map(|&i| find(i, 0)).collect();
+        let mut masked = String::new();
+        let mut copied = 0;
+        loop {
+            // Candidates are in pattern order, so a strict < keeps the first pattern on a tie.
+            let mut best: Option<(usize, usize)> = None;
+            for &(start, end) in next.iter().flatten() {
+                if best.is_none_or(|(s, _)| start < s) {
+                    best = Some((start, end));
+                }
+            }
+            let Some((start, end)) = best else { break };
+            masked.push_str(&text[copied..start]);
+            masked.push('〇');
+            copied = end;
+            for (slot, &i) in next.iter_mut().zip(&candidates) {
+                if slot.is_some_and(|(s, _)| s < end) {
+                    *slot = find(i, end);
+                }
+            }
+        }
+        if copied == 0 {
+            return Cow::Borrowed(text);
+        }
+        masked.push_str(&text[copied..]);
+        Cow::Owned(masked)
+    }
+}
 
 /// A full DFA: these automata gate every text, and a DFA searches fastest for a few hundred
 /// short literals.
@@ -575,12 +671,7 @@ impl CrisisMatcher {
             compile(Risk::HarmOthers, &file.harm_others)?,
             compile(Risk::Ideation, &file.ideation)?,
         ];
-        // The masks are one alternation of a hundred gappy patterns: with the default lazy-DFA
-        // cache (2 MiB) its states were rebuilt over and over, most of the crisis stage's time.
-        let negatives = regex::RegexBuilder::new(&file.negatives.patterns.join("|"))
-            .dfa_size_limit(32 << 20)
-            .build()
-            .context("crisis.toml [negatives]")?;
+        let negatives = Masks::new(&file.negatives.patterns, rarity)?;
         let cues = CueMatcher::new(
             &file.cues,
             file.cue_other_senses.as_ref().map_or(&[], |l| &l.words),
@@ -663,16 +754,14 @@ impl CrisisMatcher {
     /// read it, and with the hard negatives masked, so that "不小心把手指划破了" or a game's
     /// "拼了" weigh nothing there either (unmasked, the screen took them for self-harm).
     pub fn screen_text(&self, normalised: &str) -> String {
-        self.negatives
-            .replace_all(&compact(normalised), "〇")
-            .into_owned()
+        self.negatives.replace(&compact(normalised)).into_owned()
     }
 
     /// What `model` finds on a (normalised) text, reading it as it learned: without spaces
     /// and with the hard negatives masked.
     pub fn screen_with(&self, model: &CrisisModel, normalised: &str) -> Option<Screen> {
         let compact = compact(normalised);
-        model.screen_masked(&compact, &|s| self.negatives.replace_all(s, "〇"))
+        model.screen_masked(&compact, &|s| self.negatives.replace(s))
     }
 
     /// The patterns and cues alone.
@@ -715,7 +804,7 @@ impl CrisisMatcher {
         if !patterns_may_match && !cues_may_match {
             return none();
         }
-        let masked = self.negatives.replace_all(&compact, "〇");
+        let masked = self.negatives.replace(&compact);
         let mut result = none();
         if patterns_may_match {
             // Tiers come highest first; the first tier with a match decides.
@@ -780,6 +869,49 @@ fn severity(r: Risk) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_are_those_of_one_alternation_of_the_negatives() {
+        let text = include_str!("../../dictionaries/crisis.toml");
+        let file: CrisisFile = toml::from_str(text).unwrap();
+        let by_length = |l: &[u8]| l.len() as f32;
+        let masks = Masks::new(&file.negatives.patterns, &by_length).unwrap();
+        let alternation = Regex::new(&file.negatives.patterns.join("|")).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            // Matches that touch, overlap and nest, and two patterns starting at one place.
+            "累死了笑死我了想死你们了热死了".into(),
+            "被他砍死了，新闻说一男子跳楼，小说里主角自杀了".into(),
+            "药已经吃下去了，希望明天退烧，药盒里分好了".into(),
+        ];
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("crisis_") && name.ends_with(".tsv") {
+                let lines = std::fs::read_to_string(&path).unwrap();
+                texts.extend(
+                    lines
+                        .lines()
+                        .filter_map(|l| l.split_once('\t'))
+                        .map(|(_, t)| compact(t).into_owned()),
+                );
+            }
+        }
+        assert!(texts.len() > 1000);
+        let mut masked = 0;
+        for t in &texts {
+            let ours = masks.replace(t);
+            assert_eq!(ours, alternation.replace_all(t, "〇"), "{t}");
+            masked += usize::from(ours != *t);
+        }
+        assert!(masked > 100, "only {masked} texts held a hard negative");
+        // A mask that can match nothing would stall the search: refused, with its pattern named.
+        let err = Masks::new(&["(死)?".to_string()], &by_length)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("(死)?"), "{err}");
+    }
 
     #[test]
     fn every_shipped_pattern_has_gate_literals() {
