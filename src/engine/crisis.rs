@@ -710,14 +710,16 @@ impl CrisisMatcher {
 
     /// The patterns and cues, then the learned screen where they find nothing.
     pub fn assess(&self, normalised: &str) -> CrisisResult {
-        let result = self.assess_rules(normalised);
+        // Both detectors read the text without spaces: made once.
+        let compact = compact(normalised);
+        let result = self.rules_on_compact(&compact);
         if result.risk != Risk::None {
             return result;
         }
         match self
             .model
             .as_ref()
-            .and_then(|m| self.screen_with(m, normalised))
+            .and_then(|m| m.screen_masked(&compact, &|s| self.negatives.replace(s)))
         {
             Some(s) => CrisisResult {
                 risk: s.risk,
@@ -766,18 +768,22 @@ impl CrisisMatcher {
 
     /// The patterns and cues alone.
     pub fn assess_rules(&self, normalised: &str) -> CrisisResult {
+        self.rules_on_compact(&compact(normalised))
+    }
+
+    /// The patterns and cues on a text without its spaces.
+    fn rules_on_compact(&self, compact: &str) -> CrisisResult {
         let none = || CrisisResult {
             risk: Risk::None,
             terms: Vec::new(),
             screened: None,
         };
-        let compact = compact(normalised);
         let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
         // Where the anchor cues start, when the gate has found them (else the cues look).
         let (candidates, anchors): (Vec<bool>, Option<Vec<usize>>) = match &self.gate {
             // Most texts hold no gate literal; a plain search (with the automaton's
             // prefilter) says so faster than the overlapping pass that names them.
-            Some(gate) if !gate.is_match(compact.as_ref()) => return none(),
+            Some(gate) if !gate.is_match(compact) => return none(),
             Some(gate) => match self.gate_pass(gate, &compact, patterns) {
                 Some((candidates, anchors)) => (candidates, Some(anchors)),
                 None => return none(),
@@ -845,14 +851,19 @@ impl CrisisMatcher {
 
 /// A text without its spaces, which segmentation and typing put anywhere ("想 死").
 fn compact(normalised: &str) -> Cow<'_, str> {
-    if normalised.contains(is_space) {
-        // Sized once (a filtered collect would grow the string a doubling at a time).
-        let mut compact = String::with_capacity(normalised.len());
-        compact.extend(normalised.chars().filter(|&c| !is_space(c)));
-        compact.into()
-    } else {
-        normalised.into()
+    let mut spaces = normalised.char_indices().filter(|&(_, c)| is_space(c));
+    let Some(first) = spaces.next() else {
+        return normalised.into();
+    };
+    // The runs between spaces copied whole, into a string sized once.
+    let mut compact = String::with_capacity(normalised.len());
+    let mut from = 0;
+    for (at, c) in std::iter::once(first).chain(spaces) {
+        compact.push_str(&normalised[from..at]);
+        from = at + c.len_utf8();
     }
+    compact.push_str(&normalised[from..]);
+    compact.into()
 }
 
 /// Imminent above self-harm above harm to others above ideation, as the tiers are listed.
