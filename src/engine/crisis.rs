@@ -784,7 +784,7 @@ impl CrisisMatcher {
             // Most texts hold no gate literal; a plain search (with the automaton's
             // prefilter) says so faster than the overlapping pass that names them.
             Some(gate) if !gate.is_match(compact) => return none(),
-            Some(gate) => match self.gate_pass(gate, &compact, patterns) {
+            Some(gate) => match self.gate_pass(gate, compact, patterns) {
                 Some((candidates, anchors)) => (candidates, Some(anchors)),
                 None => return none(),
             },
@@ -798,19 +798,19 @@ impl CrisisMatcher {
                 .filter(|(_, c)| **c)
                 .map(|(rr, _)| rr)
         };
-        let patterns_may_match = candidate_regexes().any(|(_, r)| r.is_match(&compact));
+        let patterns_may_match = candidate_regexes().any(|(_, r)| r.is_match(compact));
         // Masking only removes text, so cues that combine into nothing now never will.
         let cues_may_match = self.cues.as_ref().is_some_and(|c| {
             match &anchors {
-                Some(anchors) => c.assess_anchored(&compact, anchors),
-                None => c.assess(&compact),
+                Some(anchors) => c.assess_anchored(compact, anchors),
+                None => c.assess(compact),
             }
             .is_some()
         });
         if !patterns_may_match && !cues_may_match {
             return none();
         }
-        let masked = self.negatives.replace(&compact);
+        let masked = self.negatives.replace(compact);
         let mut result = none();
         if patterns_may_match {
             // Tiers come highest first; the first tier with a match decides.
