@@ -421,7 +421,7 @@ struct Masks {
 }
 
 impl Masks {
-    fn new(patterns: &[String], rarity: &dyn Fn(&[u8]) -> f32) -> Result<Masks> {
+    fn new(patterns: &[String], rarity: &(dyn Fn(&[u8]) -> f32 + Sync)) -> Result<Masks> {
         let mut gate_owner = Vec::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut ungated = Vec::new();
@@ -442,9 +442,15 @@ impl Masks {
                 None => ungated.push(i),
             }
         }
+        // A contiguous NFA: it builds in a fraction of a DFA's time, and it reads only the few
+        // texts that a crisis pattern or the screen may flag.
+        let gate = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(&literals)
+            .ok();
         Ok(Masks {
             patterns: compiled,
-            gate: dfa(&literals).ok(),
+            gate,
             gate_owner,
             ungated,
         })
@@ -516,7 +522,10 @@ fn dfa<P: AsRef<[u8]>>(
 /// sequence the part whose commonest literal is rarest (`rarity`, the background IDF), so that
 /// `(今晚|现在).{0,12}(自杀|跳楼)` is gated on 自杀 and 跳楼, not on 现在. None when some
 /// branch of the pattern has no such part.
-fn necessary_literals(pattern: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Option<Vec<Vec<u8>>> {
+fn necessary_literals(
+    pattern: &str,
+    rarity: &(dyn Fn(&[u8]) -> f32 + Sync),
+) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::{Class, Hir, HirKind};
     /// Crossing consecutive exact parts stops past this many literals. The gate automaton
     /// reads every byte of every text, and its speed depends on its size more than on how
@@ -525,7 +534,7 @@ fn necessary_literals(pattern: &str, rarity: &dyn Fn(&[u8]) -> f32) -> Option<Ve
     /// 3: 0.22 s, 16: 0.19 s).
     const MAX_CROSS: usize = 8;
     /// The literals, and whether a match of `h` is exactly one of them.
-    fn walk(h: &Hir, rarity: &dyn Fn(&[u8]) -> f32) -> Option<(Vec<Vec<u8>>, bool)> {
+    fn walk(h: &Hir, rarity: &(dyn Fn(&[u8]) -> f32 + Sync)) -> Option<(Vec<Vec<u8>>, bool)> {
         match h.kind() {
             HirKind::Literal(l) => Some((vec![l.0.to_vec()], true)),
             HirKind::Class(Class::Unicode(c)) => {
@@ -650,7 +659,7 @@ impl CrisisMatcher {
     pub fn new(
         toml_text: &str,
         model_text: &str,
-        rarity: &dyn Fn(&[u8]) -> f32,
+        rarity: &(dyn Fn(&[u8]) -> f32 + Sync),
     ) -> Result<CrisisMatcher> {
         let file: CrisisFile = toml::from_str(toml_text).context("crisis.toml")?;
         // One Regex per pattern, not a RegexSet: a single regex searches for its literals
@@ -665,13 +674,22 @@ impl CrisisMatcher {
                 .with_context(|| format!("crisis.toml [{}]", risk.name()))?;
             Ok((risk, each))
         };
-        let tiers = vec![
-            compile(Risk::Imminent, &file.imminent)?,
-            compile(Risk::SelfHarm, &file.self_harm)?,
-            compile(Risk::HarmOthers, &file.harm_others)?,
-            compile(Risk::Ideation, &file.ideation)?,
-        ];
-        let negatives = Masks::new(&file.negatives.patterns, rarity)?;
+        // Compiling some 240 regexes is most of the engine's start: the masks build on a thread
+        // of their own while the tiers build here.
+        let (tiers, negatives) = std::thread::scope(|s| {
+            let masks = s.spawn(|| Masks::new(&file.negatives.patterns, rarity));
+            let tiers = [
+                (Risk::Imminent, &file.imminent),
+                (Risk::SelfHarm, &file.self_harm),
+                (Risk::HarmOthers, &file.harm_others),
+                (Risk::Ideation, &file.ideation),
+            ]
+            .into_iter()
+            .map(|(risk, list)| compile(risk, list))
+            .collect::<Result<Vec<_>>>();
+            let masks = masks.join().expect("the masks' thread does not panic");
+            tiers.and_then(|t| Ok((t, masks?)))
+        })?;
         let cues = CueMatcher::new(
             &file.cues,
             file.cue_other_senses.as_ref().map_or(&[], |l| &l.words),
