@@ -737,7 +737,7 @@ impl CrisisMatcher {
         match self
             .model
             .as_ref()
-            .and_then(|m| m.screen_masked(&compact, &|s| self.negatives.replace(s)))
+            .and_then(|m| self.screen_on_compact(m, &compact))
         {
             Some(s) => CrisisResult {
                 risk: s.risk,
@@ -780,8 +780,11 @@ impl CrisisMatcher {
     /// What `model` finds on a (normalised) text, reading it as it learned: without spaces
     /// and with the hard negatives masked.
     pub fn screen_with(&self, model: &CrisisModel, normalised: &str) -> Option<Screen> {
-        let compact = compact(normalised);
-        model.screen_masked(&compact, &|s| self.negatives.replace(s))
+        self.screen_on_compact(model, &compact(normalised))
+    }
+
+    fn screen_on_compact(&self, model: &CrisisModel, compact: &str) -> Option<Screen> {
+        model.screen_masked(compact, &|s| self.negatives.replace(s))
     }
 
     /// The patterns and cues alone.

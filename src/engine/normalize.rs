@@ -22,7 +22,7 @@ pub struct Normaliser {
 pub struct Normalised {
     pub text: String,
     pub emoticons: Vec<usize>,
-    /// The whole repost chain, normalised, when the poster's own words come before it.
+    /// The whole text, normalised, when a repost chain goes on past the words in `text`.
     pub with_reposts: Option<String>,
 }
 
