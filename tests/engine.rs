@@ -132,7 +132,7 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Ten probes of session 13, each written before being scored (see the files' headers): a
+    // Eleven probes of session 13, each written before being scored (see the files' headers): a
     // caller on a roof or outside a balcony, a last message to family, poison at hand, arson,
     // poison put in water, "我今天一定要死", "不想活了" in a repost chain and "永别了" sent to family
     // raised no alarm. The false alarms left are the learned screen's ("我在桥上，马上到").
@@ -147,6 +147,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_long_notes_probe.tsv", 0),
         ("crisis_assessment_fields_probe.tsv", 0),
         ("crisis_school_age_probe.tsv", 1),
+        ("crisis_complaints_probe.tsv", 0),
     ] {
         let (recall, _, tiers, misses) = measure(&crisis_set(file));
         let false_alarms = misses
