@@ -64,8 +64,19 @@ fn assert_few_alarms(limits: &[(&str, usize)]) {
     }
 }
 
-/// Recall, precision (crisis vs none) and tier accuracy of a set.
-fn measure(set: &[(Risk, String)]) -> (f64, f64, f64, Vec<String>) {
+/// How the engine reads a crisis set.
+struct Measured {
+    /// Crisis against none.
+    recall: f64,
+    precision: f64,
+    /// The right tier, among the crisis lines found.
+    tiers: f64,
+    false_alarms: usize,
+    /// Each line read wrongly, and how.
+    misses: Vec<String>,
+}
+
+fn measure(set: &[(Risk, String)]) -> Measured {
     let (mut tp, mut fp, mut fn_, mut tier_ok) = (0, 0, 0, 0);
     let mut misses = Vec::new();
     for (gold, text) in set {
@@ -90,9 +101,13 @@ fn measure(set: &[(Risk, String)]) -> (f64, f64, f64, Vec<String>) {
             (false, false) => {}
         }
     }
-    let recall = tp as f64 / (tp + fn_) as f64;
-    let precision = tp as f64 / (tp + fp).max(1) as f64;
-    (recall, precision, tier_ok as f64 / tp.max(1) as f64, misses)
+    Measured {
+        recall: tp as f64 / (tp + fn_) as f64,
+        precision: tp as f64 / (tp + fp).max(1) as f64,
+        tiers: tier_ok as f64 / tp.max(1) as f64,
+        false_alarms: fp,
+        misses,
+    }
 }
 
 #[test]
@@ -104,7 +119,13 @@ fn crisis_recall_and_precision_on_the_test_set() {
         negatives * 2 >= set.len(),
         "half the set must be hard negatives"
     );
-    let (recall, precision, tiers, misses) = measure(&set);
+    let Measured {
+        recall,
+        precision,
+        tiers,
+        misses,
+        ..
+    } = measure(&set);
     eprintln!("crisis set: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}");
     assert!(recall >= 0.97 && precision >= 0.90, "{misses:#?}");
 }
@@ -112,7 +133,13 @@ fn crisis_recall_and_precision_on_the_test_set() {
 #[test]
 fn plain_first_person_statements_alarm() {
     // "我要自杀" and "我去跳楼" were missed until session 12; see the file's header.
-    let (recall, precision, tiers, misses) = measure(&crisis_set("crisis_direct_statements.tsv"));
+    let Measured {
+        recall,
+        precision,
+        tiers,
+        misses,
+        ..
+    } = measure(&crisis_set("crisis_direct_statements.tsv"));
     eprintln!(
         "direct statements: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}"
     );
@@ -149,11 +176,13 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_school_age_probe.tsv", 1),
         ("crisis_complaints_probe.tsv", 0),
     ] {
-        let (recall, _, tiers, misses) = measure(&crisis_set(file));
-        let false_alarms = misses
-            .iter()
-            .filter(|m| m.starts_with("false alarm"))
-            .count();
+        let Measured {
+            recall,
+            tiers,
+            false_alarms,
+            misses,
+            ..
+        } = measure(&crisis_set(file));
         eprintln!(
             "{file}: recall {recall:.3}, tier accuracy {tiers:.3}, {false_alarms} false alarms"
         );
@@ -232,7 +261,13 @@ fn crisis_figures_on_sets_written_to_be_held_out() {
         ("crisis_holdout_12.tsv", 0.85, 0.80),
         ("crisis_holdout_13.tsv", 0.85, 0.85),
     ] {
-        let (recall, precision, tiers, misses) = measure(&crisis_set(file));
+        let Measured {
+            recall,
+            precision,
+            tiers,
+            misses,
+            ..
+        } = measure(&crisis_set(file));
         eprintln!("{file}: recall {recall:.3} precision {precision:.3} tier accuracy {tiers:.3}\n{misses:#?}");
         assert!(
             recall >= min_recall && precision >= min_precision,
