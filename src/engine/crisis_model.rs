@@ -191,10 +191,32 @@ pub struct CrisisModel {
     positive: FilteredMap<f32>,
     /// Each character's own weight, by code point, across the Basic Multilingual Plane.
     unigrams: Vec<f32>,
+    /// Which places of a positive pair or triple each character of that plane takes (`PAIR_FIRST`
+    /// …): a pair or triple whose characters do not all take their places there (most of them)
+    /// has no positive weight, and the bound skips its look-up.
+    places: Vec<u8>,
     bias: f32,
     threshold: f32,
     tier_weights: FxHashMap<u64, [f32; 4]>,
     tier_bias: [f32; 4],
+}
+
+/// Places in a positive pair or triple a character may take (`CrisisModel::places`).
+const PAIR_FIRST: u8 = 1;
+const PAIR_LAST: u8 = 2;
+const TRIPLE_FIRST: u8 = 4;
+const TRIPLE_MIDDLE: u8 = 8;
+const TRIPLE_LAST: u8 = 16;
+
+/// One non-space character of a sentence as the bound reads it: which character of the
+/// sentence it is (spaces counted), and the most that the n-grams ending at it can add to a
+/// score: its own weight, and the positive weights of the pair and the triple it ends.
+#[derive(Clone, Copy)]
+struct Ceiling {
+    index: u32,
+    own: f32,
+    pair: f32,
+    triple: f32,
 }
 
 /// A flagged text: its most alarming sentence's probability, the tier, and the n-grams that
@@ -308,7 +330,7 @@ impl CrisisModel {
             .collect();
         let positive: Vec<(u64, f32)> = crisis.iter().copied().filter(|&(_, w)| w > 0.0).collect();
         CrisisModel {
-            positive: FilteredMap::new(positive),
+            positive: FilteredMap::new(positive.iter().copied()),
             unigrams: {
                 let mut unigrams = vec![0.0; 0x1_0000];
                 for &(key, w) in &crisis {
@@ -317,6 +339,23 @@ impl CrisisModel {
                     }
                 }
                 unigrams
+            },
+            places: {
+                let mut places = vec![0u8; 0x1_0000];
+                for &(key, _) in &positive {
+                    let chars = [key >> 42, key >> 21 & 0x1F_FFFF, key & 0x1F_FFFF];
+                    let marks: [u8; 3] = match chars {
+                        [0, 0, _] => continue,
+                        [0, _, _] => [0, PAIR_FIRST, PAIR_LAST],
+                        _ => [TRIPLE_FIRST, TRIPLE_MIDDLE, TRIPLE_LAST],
+                    };
+                    for (c, mark) in chars.into_iter().zip(marks) {
+                        if let Some(p) = places.get_mut((c as usize).wrapping_sub(1)) {
+                            *p |= mark;
+                        }
+                    }
+                }
+                places
             },
             weights: PackedMap::new(crisis),
             bias,
@@ -332,7 +371,7 @@ impl CrisisModel {
 
     /// The probability that a sentence is a crisis statement.
     pub fn probability(&self, sentence: &str) -> f32 {
-        let (sum, n) = self.sum(sentence, |k| self.weights.get(k).unwrap_or(0.0));
+        let (sum, n) = self.sum(sentence);
         if n == 0 {
             return 0.0;
         }
@@ -341,23 +380,98 @@ impl CrisisModel {
 
     /// Whether a sentence may reach the threshold: its characters' own weights plus only the
     /// positive weights of its pairs and triples bound its score from above.
+    #[cfg(test)]
     fn may_reach_threshold(&self, sentence: &str) -> bool {
-        let (sum, n) = self.sum(sentence, |k| self.positive.get(k).unwrap_or(0.0));
-        // A margin for rounding: the bound adds fewer terms than the exact sum.
-        n > 0 && logistic(self.bias + sum * scale(n) + 1e-4) >= self.threshold
+        let mut ceilings = Vec::new();
+        self.ceilings(sentence, &mut ceilings);
+        self.bound_reaches(&ceilings)
     }
 
-    /// The sum of a sentence's n-gram weights, each character's own from `unigrams`, the rest
-    /// by `weight`, and how many n-grams there were.
+    /// What each non-space character of `sentence` and the pair and triple it ends may add to
+    /// a score (see `Ceiling`), into `out`; and how many characters, spaces too, it has.
+    /// Not inlined: on its own its loop keeps its state in registers.
+    #[inline(never)]
+    fn ceilings(&self, sentence: &str, out: &mut Vec<Ceiling>) -> usize {
+        out.clear();
+        // No more characters than bytes: no growth inside the loop.
+        out.reserve(sentence.len());
+        let (unigrams, places) = (&self.unigrams[..], &self.places[..]);
+        // The two characters before, as keys (code point plus one; 0 for none), and their places.
+        let (mut a, mut b) = (0u64, 0u64);
+        let (mut place_a, mut place_b) = (0u8, 0u8);
+        let mut count = 0;
+        for c in sentence.chars() {
+            count += 1;
+            if is_space(c) {
+                continue;
+            }
+            let k = c as u64 + 1;
+            // Above the plane every place is possible: the look-ups decide.
+            let place = places.get(c as usize).copied().unwrap_or(u8::MAX);
+            let own = match unigrams.get(c as usize) {
+                Some(&w) => w,
+                None => self.positive.get(k).unwrap_or(0.0),
+            };
+            let pair = if place_b & PAIR_FIRST != 0 && place & PAIR_LAST != 0 {
+                self.positive.get(b << 21 | k).unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            let triple = if place_a & TRIPLE_FIRST != 0
+                && place_b & TRIPLE_MIDDLE != 0
+                && place & TRIPLE_LAST != 0
+            {
+                self.positive.get(a << 42 | b << 21 | k).unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            out.push(Ceiling {
+                index: count as u32 - 1,
+                own,
+                pair,
+                triple,
+            });
+            (a, b, place_a, place_b) = (b, k, place_b, place);
+        }
+        count
+    }
+
+    /// Whether a stretch of a sentence, as the ceilings of its non-space characters, may reach
+    /// the threshold. Its first character ends no pair of the stretch, and its first two no
+    /// triple.
+    fn bound_reaches(&self, ceilings: &[Ceiling]) -> bool {
+        let m = ceilings.len();
+        if m == 0 {
+            return false;
+        }
+        let mut sum = 0.0f64;
+        for (i, c) in ceilings.iter().enumerate() {
+            sum += f64::from(c.own);
+            if i >= 1 {
+                sum += f64::from(c.pair);
+            }
+            if i >= 2 {
+                sum += f64::from(c.triple);
+            }
+        }
+        // m characters make m n-grams of one, m − 1 of two and m − 2 of three.
+        let n = (3 * m as u32).saturating_sub(3).max(1);
+        // A margin for rounding: the exact score sums other terms in another order.
+        logistic(self.bias + sum as f32 * scale(n) + 1e-4) >= self.threshold
+    }
+
+    /// The sum of a sentence's n-gram weights and how many n-grams there were.
     #[inline(always)]
-    fn sum(&self, sentence: &str, weight: impl Fn(u64) -> f32) -> (f32, u32) {
+    fn sum(&self, sentence: &str) -> (f32, u32) {
         let (mut sum, mut n) = (0.0f32, 0u32);
         each_ngram(sentence, |k| {
             // A character's key is its code point plus one.
             let own = (k as usize)
                 .checked_sub(1)
                 .and_then(|c| self.unigrams.get(c));
-            sum += own.copied().unwrap_or_else(|| weight(k));
+            sum += own
+                .copied()
+                .unwrap_or_else(|| self.weights.get(k).unwrap_or(0.0));
             n += 1;
         });
         (sum, n)
@@ -386,11 +500,41 @@ impl CrisisModel {
         mask: &dyn Fn(&'t str) -> Cow<'t, str>,
     ) -> Option<Screen> {
         let mut best: Option<(f32, Cow<'t, str>)> = None;
-        for s in sentences(text).filter(|s| self.may_reach_threshold(s)) {
-            let s = mask(s);
-            let p = self.probability(&s);
-            if p >= self.threshold && best.as_ref().is_none_or(|(q, _)| p > *q) {
-                best = Some((p, s));
+        // The ceilings of a long sentence are found once for all its overlapping windows, which
+        // are those of `windows`, as ranges of characters.
+        let mut ceilings = Vec::new();
+        for whole in whole_sentences(text) {
+            let chars = self.ceilings(whole, &mut ceilings);
+            let step = WINDOW_CHARS / 2;
+            let mut start = 0;
+            loop {
+                let last = chars - start <= WINDOW_CHARS;
+                let end = if last { chars } else { start + WINDOW_CHARS };
+                let window = if start == 0 && last {
+                    &ceilings[..]
+                } else {
+                    let first = ceilings.partition_point(|c| (c.index as usize) < start);
+                    let after = ceilings.partition_point(|c| (c.index as usize) < end);
+                    &ceilings[first..after]
+                };
+                let reaches = self.bound_reaches(window);
+                let from = start;
+                start += step;
+                if !reaches {
+                    if last {
+                        break;
+                    }
+                    continue;
+                }
+                let byte = |i: usize| whole.char_indices().nth(i).map_or(whole.len(), |(b, _)| b);
+                let s = mask(&whole[byte(from)..byte(end)]);
+                let p = self.probability(&s);
+                if p >= self.threshold && best.as_ref().is_none_or(|(q, _)| p > *q) {
+                    best = Some((p, s));
+                }
+                if last {
+                    break;
+                }
             }
         }
         let (probability, sentence) = best?;
@@ -804,6 +948,59 @@ mod tests {
         assert!(
             skipped > 300,
             "{skipped} skipped: the bound must rule sentences out"
+        );
+    }
+
+    /// The screen reads a long sentence's windows through the ceilings found once for the
+    /// whole sentence: it must find what reading each window of `sentences` alone finds.
+    #[test]
+    fn the_screen_finds_the_windows_that_sentences_give() {
+        let model = CrisisModel::parse(include_str!("../../dictionaries/crisis_model.tsv"))
+            .unwrap()
+            .expect("the shipped model has weights");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut lines: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("crisis_")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(path).unwrap();
+            lines.extend(
+                text.lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .map(|l| l.split_once('\t').map_or(l, |(_, t)| t).to_string()),
+            );
+        }
+        // Long sentences without a mark, some with spaces (the windows count them as
+        // characters, the n-grams skip them), so that windows overlap and end anywhere.
+        let mut texts = lines.clone();
+        for (i, group) in lines.chunks(4).enumerate() {
+            let strip = |l: &String| l.replace(['。', '！', '？', '；', '!', '?', ';'], "，");
+            let joined: Vec<String> = group.iter().map(strip).collect();
+            texts.push(joined.join(if i % 2 == 0 { " " } else { "" }));
+        }
+        let (mut flagged, mut long) = (0, 0);
+        for text in &texts {
+            let expected = sentences(text)
+                .map(|s| model.probability(s))
+                .filter(|&p| p >= model.threshold)
+                .fold(None, |best: Option<f32>, p| {
+                    Some(best.map_or(p, |b| b.max(p)))
+                });
+            let found = model.screen(text).map(|s| s.probability);
+            assert_eq!(found, expected, "{text}");
+            flagged += usize::from(found.is_some());
+            long += usize::from(whole_sentences(text).any(|s| s.chars().count() > WINDOW_CHARS));
+        }
+        assert!(
+            flagged > 300 && long > 100,
+            "{flagged} flagged, {long} long"
         );
     }
 
