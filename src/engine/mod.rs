@@ -935,7 +935,7 @@ impl Engine {
         let mut emotions = [0.0f32; 7];
         // Explanations are written out only for the terms that are kept.
         // Sized once: every hit, neighbouring pair and emoticon may add one.
-        let mut pending: Vec<(f32, usize, Pending<'_, '_>)> =
+        let mut pending: Vec<(f32, Pending<'_, '_>)> =
             Vec::with_capacity(2 * hits.len() + normalised.emoticons.len());
         for h in hits {
             let base = h.curated + h.learned;
@@ -948,7 +948,7 @@ impl Engine {
             }
             if contribution.abs() >= 0.01 {
                 raw += contribution;
-                pending.push((contribution, pending.len(), Pending::Term(h)));
+                pending.push((contribution, Pending::Term(h)));
             }
         }
         if !self.pair_weights.is_empty() {
@@ -959,11 +959,7 @@ impl Engine {
                 if let Some(w) = self.pair_weights.get(pair_id(pair[0].id, pair[1].id)) {
                     let contribution = w * pair[1].modifier;
                     raw += contribution;
-                    pending.push((
-                        contribution,
-                        pending.len(),
-                        Pending::Pair(&pair[0], &pair[1]),
-                    ));
+                    pending.push((contribution, Pending::Pair(&pair[0], &pair[1])));
                 }
             }
         }
@@ -973,7 +969,7 @@ impl Engine {
             if let Some(class) = e.emotion {
                 emotions[class as usize] += e.polarity.abs();
             }
-            pending.push((e.polarity, pending.len(), Pending::Emoticon(&e.tag)));
+            pending.push((e.polarity, Pending::Emoticon(&e.tag)));
         }
         // Whether anything moved the score decides "neutral" even when nothing is explained.
         let mut evidence = !pending.is_empty();
@@ -981,17 +977,18 @@ impl Engine {
             pending.clear();
         }
         // Heaviest first; equal weights in text order.
-        let by_weight = |a: &(f32, usize, Pending), b: &(f32, usize, Pending)| {
-            b.0.abs().total_cmp(&a.0.abs()).then(a.1.cmp(&b.1))
-        };
-        if pending.len() > MAX_TERMS {
-            pending.select_nth_unstable_by(MAX_TERMS - 1, by_weight);
-            pending.truncate(MAX_TERMS);
-        }
-        pending.sort_unstable_by(by_weight);
-        let mut effects: Vec<TermEffect> = pending
+        let heaviest = largest_k(
+            pending
+                .iter()
+                .enumerate()
+                .map(|(at, p)| (p.0.abs(), at as u32)),
+            MAX_TERMS,
+        );
+        let mut effects: Vec<TermEffect> = heaviest
             .into_iter()
-            .map(|(weight, _, what)| {
+            .map(|at| {
+                let (weight, what) = &pending[at as usize];
+                let weight = *weight;
                 let (term, rule) = match what {
                     Pending::Term(h) => (CompactString::from(h.term), describe(h)),
                     Pending::Pair(a, b) => {
@@ -1002,7 +999,7 @@ impl Engine {
                         pair.push_str(b.term);
                         (pair, describe(b))
                     }
-                    Pending::Emoticon(tag) => (CompactString::from(tag), "emoticon".into()),
+                    Pending::Emoticon(tag) => (CompactString::from(*tag), "emoticon".into()),
                 };
                 TermEffect {
                     term,
@@ -1126,17 +1123,38 @@ fn keywords(
         let idf = unlisted_idf(run[0].0);
         scores.push((run.iter().fold(0.0, |sum, _| sum + idf), run[0].1));
     }
-    let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    if scores.len() > top && top > 0 {
-        scores.select_nth_unstable_by(top - 1, order);
-        scores.truncate(top);
-    }
-    scores.sort_unstable_by(order);
-    scores
+    largest_k(scores.into_iter(), top)
         .into_iter()
-        .take(top)
-        .map(|(_, pos)| CompactString::from(tokens[pos as usize]))
+        .map(|pos| CompactString::from(tokens[pos as usize]))
         .collect()
+}
+
+/// The tags of the `k` largest values, largest first and equal values by smaller tag (values
+/// ordered as `f32::total_cmp` orders them). A text gives a few dozen and keeps a handful: as
+/// one integer each (the value's order inverted above the tag), they are selected and sorted
+/// as integers, which costs a fraction of comparing the pairs.
+fn largest_k(items: impl Iterator<Item = (f32, u32)>, k: usize) -> Vec<u32> {
+    let mut keys: Vec<u64> = items
+        .map(|(value, tag)| {
+            // The bits of a float, made to order as `total_cmp` orders the floats.
+            let bits = value.to_bits();
+            let ordered = if bits >> 31 == 1 {
+                !bits
+            } else {
+                bits | 1 << 31
+            };
+            u64::from(!ordered) << 32 | u64::from(tag)
+        })
+        .collect();
+    if keys.len() > k {
+        if k == 0 {
+            return Vec::new();
+        }
+        keys.select_nth_unstable(k - 1);
+        keys.truncate(k);
+    }
+    keys.sort_unstable();
+    keys.into_iter().map(|key| key as u32).collect()
 }
 
 fn softmax(z: [f32; 6]) -> [f32; 6] {
@@ -1379,6 +1397,35 @@ mod tests {
     use std::sync::LazyLock;
 
     static ENGINE: LazyLock<Engine> = LazyLock::new(|| Engine::embedded().unwrap());
+
+    /// `largest_k` keeps what a sort by value (largest first, then by tag) and a cut would
+    /// keep, with values repeating as real weights do, negative ones, zeros of both signs and
+    /// infinities among them.
+    #[test]
+    fn largest_k_is_a_sort_then_a_cut() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let odd = [0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, 1e-30, -1e-30];
+        let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        for round in 0..2000 {
+            let n = rng.random_range(0..60);
+            let items: Vec<(f32, u32)> = (0..n)
+                .map(|i| {
+                    let value = if rng.random_range(0..8) == 0 {
+                        odd[rng.random_range(0..odd.len())]
+                    } else {
+                        rng.random_range(-4..4) as f32 * 0.5
+                    };
+                    (value, rng.random_range(0..1000) * 64 + i)
+                })
+                .collect();
+            let k = round % 14;
+            let mut sorted = items.clone();
+            sorted.sort_by(order);
+            let expected: Vec<u32> = sorted.iter().take(k).map(|p| p.1).collect();
+            assert_eq!(largest_k(items.into_iter(), k), expected);
+        }
+    }
 
     #[test]
     fn rules_show_in_the_explanation() {
