@@ -522,7 +522,7 @@ fn dfa<P: AsRef<[u8]>>(
 /// sequence the part whose commonest literal is rarest (`rarity`, the background IDF), so that
 /// `(今晚|现在).{0,12}(自杀|跳楼)` is gated on 自杀 and 跳楼, not on 现在. None when some
 /// branch of the pattern has no such part.
-fn necessary_literals(
+pub(super) fn necessary_literals(
     pattern: &str,
     rarity: &(dyn Fn(&[u8]) -> f32 + Sync),
 ) -> Option<Vec<Vec<u8>>> {

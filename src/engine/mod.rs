@@ -492,28 +492,8 @@ impl Engine {
             *listed.select_nth_unstable_by(mid, f32::total_cmp).1
         };
         let keys: Vec<String> = emoticons.iter().map(|e| e.tag.clone()).collect();
-        // How rare a crisis literal is, for the gate: its background IDF if listed, else the
-        // sum over its characters of a rarity from how many listed words hold the character
-        // (了 is in hundreds, 攒 in a handful).
-        let mut words_with_char: FxHashMap<char, u32> = FxHashMap::default();
-        for line in data_lines(&d.idf) {
-            if let Some((w, _)) = line.split_once('\t') {
-                for c in w.chars() {
-                    *words_with_char.entry(c).or_default() += 1;
-                }
-            }
-        }
-        let char_rarity = |c: char| {
-            let n = words_with_char.get(&c).copied().unwrap_or(0) as f32;
-            (8.0 - n.ln_1p()).max(0.5)
-        };
-        let crisis = CrisisMatcher::new(&d.crisis, &d.crisis_model, &|literal| {
-            let word = std::str::from_utf8(literal).unwrap_or_default();
-            match terms.get(word) {
-                Some(info) if info.idf != UNKNOWN_IDF => info.idf,
-                _ => word.chars().map(char_rarity).sum(),
-            }
-        })?;
+        let rarity = LiteralRarity::new(&terms);
+        let crisis = CrisisMatcher::new(&d.crisis, &d.crisis_model, &|literal| rarity.of(literal))?;
         let engine = Engine {
             jieba: Jieba::empty(),
             terms,
@@ -1129,6 +1109,82 @@ fn keywords(
         .collect()
 }
 
+/// How rare a crisis literal is, for the gate, as an IDF (−ln of the share of documents that
+/// hold it). A listed word's is its own. A stop word's is ln 2: the IDF list leaves the
+/// commonest words out, and such a word is in about half of all texts. Any other literal is
+/// rated as if its characters came independently (the sum of theirs), and no commoner than a
+/// listed word it holds (想个地方 than 地方). A character's share is at most the sum of the
+/// shares of the listed words that hold it (了 is in hundreds of common words, 捅 in a few rare
+/// ones); one that no listed word holds counts as the rarest of words.
+struct LiteralRarity<'t> {
+    terms: &'t FxHashMap<String, TermInfo>,
+    char_share: FxHashMap<char, f64>,
+    rarest: f32,
+}
+
+impl<'t> LiteralRarity<'t> {
+    const STOP_WORD: f32 = std::f32::consts::LN_2;
+
+    fn new(terms: &'t FxHashMap<String, TermInfo>) -> LiteralRarity<'t> {
+        let mut char_share: FxHashMap<char, f64> = FxHashMap::default();
+        let mut rarest = 0.0f32;
+        for (w, info) in terms.iter().filter(|(_, i)| i.idf != UNKNOWN_IDF) {
+            rarest = rarest.max(info.idf);
+            for c in w.chars() {
+                *char_share.entry(c).or_default() += (-f64::from(info.idf)).exp();
+            }
+        }
+        LiteralRarity {
+            terms,
+            char_share,
+            rarest,
+        }
+    }
+
+    fn listed_idf(&self, word: &str) -> Option<f32> {
+        self.terms
+            .get(word)
+            .map(|i| i.idf)
+            .filter(|&idf| idf != UNKNOWN_IDF)
+    }
+
+    fn of_char(&self, c: char) -> f32 {
+        if self
+            .terms
+            .get(c.encode_utf8(&mut [0u8; 4]))
+            .is_some_and(|i| i.stop)
+        {
+            return Self::STOP_WORD;
+        }
+        self.char_share
+            .get(&c)
+            .map_or(self.rarest, |&share| -(share.min(0.5).ln()) as f32)
+    }
+
+    fn of(&self, literal: &[u8]) -> f32 {
+        let word = std::str::from_utf8(literal).unwrap_or_default();
+        if self.terms.get(word).is_some_and(|i| i.stop) {
+            return Self::STOP_WORD;
+        }
+        if let Some(idf) = self.listed_idf(word) {
+            return idf;
+        }
+        // Every stretch of whole characters, as (start, end) in bytes.
+        let bounds: Vec<usize> = word
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([word.len()])
+            .collect();
+        let held = bounds
+            .iter()
+            .flat_map(|&i| bounds.iter().map(move |&j| (i, j)))
+            .filter(|&(i, j)| j > i)
+            .filter_map(|(i, j)| self.listed_idf(&word[i..j]))
+            .fold(0.0, f32::max);
+        word.chars().map(|c| self.of_char(c)).sum::<f32>().max(held)
+    }
+}
+
 /// The tags of the `k` largest values, largest first and equal values by smaller tag (values
 /// ordered as `f32::total_cmp` orders them). A text gives a few dozen and keeps a handful: as
 /// one integer each (the value's order inverted above the tag), they are selected and sorted
@@ -1397,6 +1453,31 @@ mod tests {
     use std::sync::LazyLock;
 
     static ENGINE: LazyLock<Engine> = LazyLock::new(|| Engine::embedded().unwrap());
+
+    /// The gate rates stop words and their characters commonest, a literal no commoner than
+    /// a listed word it holds, and so gates a threat on its verbs, not on its pronouns.
+    #[test]
+    fn gate_literals_are_rated_by_how_common_they_are() {
+        let rarity = LiteralRarity::new(&ENGINE.terms);
+        let of = |w: &str| rarity.of(w.as_bytes());
+        assert!(of("我") < of("捅") && of("他") < of("杀"));
+        assert!(of("我是") < of("累赘"));
+        assert!(of("想个地方") >= of("地方") && of("想个地方") > of("个"));
+        assert!(of("了") < of("吃") && of("吃") < of("吃了"));
+        let gate = crisis::necessary_literals(
+            "(威胁|扬言|声称|说)[^。！？，]{0,4}(要|会)(捅|砍|杀|弄死)(他|她|你|我)",
+            &|l| rarity.of(l),
+        )
+        .unwrap();
+        for literal in gate.iter().map(|l| String::from_utf8_lossy(l)) {
+            assert!(
+                ["捅", "砍", "杀", "弄死"]
+                    .iter()
+                    .any(|v| literal.contains(v)),
+                "{literal}"
+            );
+        }
+    }
 
     /// `largest_k` keeps what a sort by value (largest first, then by tag) and a cut would
     /// keep, with values repeating as real weights do, negative ones, zeros of both signs and
