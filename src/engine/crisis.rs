@@ -870,18 +870,63 @@ impl CrisisMatcher {
     }
 }
 
+/// Whether a byte may start a white-space character: ASCII white space, or the first byte of
+/// U+0085, U+00A0, U+1680, U+2000–U+205F or U+3000. No byte inside a character is among them,
+/// so a text is scanned byte by byte and decoded only there.
+const MAY_START_SPACE: [bool; 256] = {
+    let mut may = [false; 256];
+    let mut b = 0x09;
+    while b <= 0x0D {
+        may[b] = true;
+        b += 1;
+    }
+    may[0x20] = true;
+    may[0xC2] = true;
+    may[0xE1] = true;
+    may[0xE2] = true;
+    may[0xE3] = true;
+    may
+};
+
+/// Where the first white-space character at or after `from` (a character boundary) starts,
+/// and its length. Characters are stepped over whole, by their first byte, and decoded only
+/// where that byte may start white space.
+#[inline(always)]
+fn next_space(text: &str, mut from: usize) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    while let Some(&b) = bytes.get(from) {
+        if MAY_START_SPACE[b as usize] {
+            let c = text[from..].chars().next()?;
+            if is_space(c) {
+                return Some((from, c.len_utf8()));
+            }
+        }
+        from += match b {
+            0..0x80 => 1,
+            0x80..0xE0 => 2,
+            0xE0..0xF0 => 3,
+            _ => 4,
+        };
+    }
+    None
+}
+
 /// A text without its spaces, which segmentation and typing put anywhere ("想 死").
 fn compact(normalised: &str) -> Cow<'_, str> {
-    let mut spaces = normalised.char_indices().filter(|&(_, c)| is_space(c));
-    let Some(first) = spaces.next() else {
+    // Most texts hold none: then nothing is copied.
+    let Some((mut at, mut len)) = next_space(normalised, 0) else {
         return normalised.into();
     };
     // The runs between spaces copied whole, into a string sized once.
     let mut compact = String::with_capacity(normalised.len());
     let mut from = 0;
-    for (at, c) in std::iter::once(first).chain(spaces) {
+    loop {
         compact.push_str(&normalised[from..at]);
-        from = at + c.len_utf8();
+        from = at + len;
+        match next_space(normalised, from) {
+            Some(next) => (at, len) = next,
+            None => break,
+        }
     }
     compact.push_str(&normalised[from..]);
     compact.into()
@@ -998,6 +1043,24 @@ mod tests {
             anchored += usize::from(!a.is_empty());
         }
         assert!(anchored > 50, "only {anchored} texts hold an anchor cue");
+    }
+
+    /// `compact` removes exactly the characters `is_space` calls white space, whatever
+    /// surrounds them.
+    #[test]
+    fn compact_removes_every_white_space_character_and_nothing_else() {
+        let pieces = [
+            "想", " ", "死", "\t", "\u{3000}", "a", "\u{00A0}", "\u{0085}", "\u{1680}", "\u{2003}",
+            "\u{205F}", "\u{2028}", "\u{200B}", "\u{3001}", "é", "😀", "\n", "\u{E000}",
+            "\u{2060}",
+        ];
+        let mut text = String::new();
+        for i in 0..400usize {
+            text.push_str(pieces[(i * 7 + i / 19) % pieces.len()]);
+            let expected: String = text.chars().filter(|&c| !is_space(c)).collect();
+            assert_eq!(compact(&text), expected, "{text:?}");
+        }
+        assert!(matches!(compact("没有空格"), Cow::Borrowed(_)));
     }
 
     #[test]
