@@ -159,10 +159,11 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13, each written before being scored (see the files' headers): a
-    // caller on a roof or outside a balcony, a last message to family, poison at hand, arson,
-    // poison put in water, "我今天一定要死", "不想活了" in a repost chain and "永别了" sent to family
-    // raised no alarm. The false alarms left are the learned screen's ("我在桥上，马上到").
+    // Eleven probes of session 13 and one of session 14, each written before being scored (see
+    // the files' headers): a caller on a roof or outside a balcony, a last message to family,
+    // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
+    // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
+    // are the learned screen's ("我在桥上，马上到").
     for (file, most_false_alarms) in [
         ("crisis_direct_statements_b.tsv", 4),
         ("crisis_direct_statements_c.tsv", 2),
@@ -175,6 +176,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_assessment_fields_probe.tsv", 0),
         ("crisis_school_age_probe.tsv", 1),
         ("crisis_complaints_probe.tsv", 0),
+        ("crisis_debt_family_illness_probe.tsv", 0),
     ] {
         let Measured {
             recall,
@@ -191,6 +193,23 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
             "{file}: {misses:#?}"
         );
     }
+}
+
+#[test]
+fn acid_for_someone_and_treatment_given_up_to_die_alarm_and_their_ordinary_twins_do_not() {
+    // The twelfth probe's rule misses (session 14), with the same words in ordinary use.
+    assert_risks(&[
+        ("我已经买好硫酸了，明天就去他公司门口等他", Risk::HarmOthers),
+        ("他要是再敢来，我就泼他一脸硫酸", Risk::HarmOthers),
+        (
+            "透析三年了，真的熬不动了，不想再治了，就这样走了也好",
+            Risk::Ideation,
+        ),
+        ("化疗太痛苦了，我不想再治了，死了算了", Risk::Ideation),
+        ("实验室买了浓硫酸，做滴定要小心", Risk::None),
+        ("奶奶说不想再化疗了，想回老家好好过完剩下的日子", Risk::None),
+        ("熬不动夜了，明天再写吧", Risk::None),
+    ]);
 }
 
 #[test]
