@@ -213,6 +213,18 @@ fn acid_for_someone_and_treatment_given_up_to_die_alarm_and_their_ordinary_twins
 }
 
 #[test]
+fn a_blade_taken_to_others_is_harm_to_others_and_to_oneself_self_harm() {
+    // A Weibo post of abuse read as self-harm (session 14): the act's object decides the tier.
+    assert_risks(&[
+        ("想拿刀割这些馋痨鬼的贱嘴", Risk::HarmOthers),
+        ("他再骂我妈，我就拿刀捅他", Risk::HarmOthers),
+        ("我拿刀片划了一道又一道", Risk::SelfHarm),
+        ("晚上又用小刀割了", Risk::SelfHarm),
+        ("拿剪刀剪指甲", Risk::None),
+    ]);
+}
+
+#[test]
 fn someone_reported_to_say_they_will_do_it_alarms() {
     // A caller's son, a writer's husband: a risk to escalate whoever it concerns (session 12;
     // these were all "none"). News of someone, and a shop's 跳楼价, are not.
