@@ -165,7 +165,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
     // are the learned screen's ("我在桥上，马上到").
     for (file, most_false_alarms) in [
-        ("crisis_direct_statements_b.tsv", 4),
+        ("crisis_direct_statements_b.tsv", 3),
         ("crisis_direct_statements_c.tsv", 2),
         ("crisis_direct_statements_d.tsv", 0),
         ("crisis_hotline_notes_probe.tsv", 0),
@@ -221,6 +221,16 @@ fn a_blade_taken_to_others_is_harm_to_others_and_to_oneself_self_harm() {
         ("我拿刀片划了一道又一道", Risk::SelfHarm),
         ("晚上又用小刀割了", Risk::SelfHarm),
         ("拿剪刀剪指甲", Risk::None),
+    ]);
+}
+
+#[test]
+fn running_by_the_river_is_not_standing_there() {
+    // The screen flagged the first as imminent until session 14 masked such errands.
+    assert_risks(&[
+        ("我现在在河边跑步", Risk::None),
+        ("周末去江边钓鱼", Risk::None),
+        ("我现在在河边，想跳下去", Risk::Imminent),
     ]);
 }
 
@@ -337,11 +347,11 @@ fn ordinary_first_person_lines_raise_few_alarms() {
     // Session 11. The screen had learned 我, 已经 and 想 as signs of crisis: 28 of the first
     // set's 98 lines and 12 of the second's 50 raised an alarm, most as imminent. The first is
     // learned from now; the second is held out (7 of 50 after), and so is the third, written
-    // later (5 of 50). See each file's header.
+    // later (5 of 50; 4 since session 14). See each file's header.
     assert_few_alarms(&[
         ("crisis_firstperson_negatives.tsv", 3),
         ("crisis_firstperson_negatives_b.tsv", 7),
-        ("crisis_firstperson_negatives_c.tsv", 5),
+        ("crisis_firstperson_negatives_c.tsv", 4),
     ]);
 }
 
