@@ -159,7 +159,7 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13 and one of session 14, each written before being scored (see
+    // Eleven probes of session 13 and two of session 14, each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
@@ -177,6 +177,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_school_age_probe.tsv", 1),
         ("crisis_complaints_probe.tsv", 0),
         ("crisis_debt_family_illness_probe.tsv", 0),
+        ("crisis_euphemisms_probe.tsv", 1),
     ] {
         let Measured {
             recall,
@@ -221,6 +222,25 @@ fn a_blade_taken_to_others_is_harm_to_others_and_to_oneself_self_harm() {
         ("我拿刀片划了一道又一道", Risk::SelfHarm),
         ("晚上又用小刀割了", Risk::SelfHarm),
         ("拿剪刀剪指甲", Risk::None),
+    ]);
+}
+
+#[test]
+fn euphemisms_alarm_and_the_same_words_in_ordinary_use_do_not() {
+    // The thirteenth probe's rule misses (session 14), with ordinary twins that the first drafts
+    // of those patterns flagged.
+    assert_risks(&[
+        ("后事我都安排好了", Risk::Imminent),
+        ("爷爷的后事都安排好了，亲戚们明天到", Risk::None),
+        ("晚安，永远的那种", Risk::Imminent),
+        ("晚安，明天见", Risk::None),
+        ("人间不值得，我不想再待了", Risk::Ideation),
+        ("人间不值得，但火锅值得", Risk::None),
+        ("要是出车祸就好了，就不用上班了", Risk::Ideation),
+        ("站在楼顶往下看，城市夜景真美", Risk::None),
+        ("钥匙交给物业了，你们别找我了，我在外地", Risk::None),
+        ("每天都想永远地睡下去", Risk::Ideation),
+        ("手腕上的新伤又多了两道", Risk::SelfHarm),
     ]);
 }
 
