@@ -159,7 +159,7 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13 and two of session 14, each written before being scored (see
+    // Eleven probes of session 13 and three of session 14, each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
@@ -178,6 +178,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_complaints_probe.tsv", 0),
         ("crisis_debt_family_illness_probe.tsv", 0),
         ("crisis_euphemisms_probe.tsv", 1),
+        ("crisis_english_and_letters_probe.tsv", 0),
     ] {
         let Measured {
             recall,
@@ -241,6 +242,24 @@ fn euphemisms_alarm_and_the_same_words_in_ordinary_use_do_not() {
         ("钥匙交给物业了，你们别找我了，我在外地", Risk::None),
         ("每天都想永远地睡下去", Risk::Ideation),
         ("手腕上的新伤又多了两道", Risk::SelfHarm),
+    ]);
+}
+
+#[test]
+fn english_and_latin_letters_alarm_and_sizes_distances_and_mishaps_do_not() {
+    // The fourteenth probe (session 14) found 2 of 14 such lines; these are the twins its
+    // patterns must leave alone.
+    assert_risks(&[
+        ("I want to die", Risk::Ideation),
+        ("I'm going to kill myself tonight", Risk::Imminent),
+        ("又cut了，手臂上好多道", Risk::SelfHarm),
+        ("好想zs啊", Risk::Ideation),
+        ("我想要s码的", Risk::None),
+        ("跑了10 kms", Risk::None),
+        ("I cut myself shaving", Risk::None),
+        ("hello world bye world", Risk::None),
+        ("I want to live in Beijing", Risk::None),
+        ("想sleep了", Risk::None),
     ]);
 }
 
