@@ -870,13 +870,19 @@ impl CrisisMatcher {
     }
 }
 
-/// Whether a byte may start a white-space character: ASCII white space, or the first byte of
-/// U+0085, U+00A0, U+1680, U+2000–U+205F or U+3000. No byte inside a character is among them,
-/// so a text is scanned byte by byte and decoded only there.
-const MAY_START_SPACE: [bool; 256] = {
+/// Whether a byte may start a character that the crisis detectors read otherwise: ASCII white
+/// space or an ASCII capital, or the first byte of U+0085, U+00A0, U+1680, U+2000–U+205F or
+/// U+3000. No byte inside a character is among them, so a text is scanned byte by byte and
+/// decoded only there.
+const MAY_CHANGE: [bool; 256] = {
     let mut may = [false; 256];
     let mut b = 0x09;
     while b <= 0x0D {
+        may[b] = true;
+        b += 1;
+    }
+    let mut b = b'A' as usize;
+    while b <= b'Z' as usize {
         may[b] = true;
         b += 1;
     }
@@ -888,17 +894,21 @@ const MAY_START_SPACE: [bool; 256] = {
     may
 };
 
-/// Where the first white-space character at or after `from` (a character boundary) starts,
-/// and its length. Characters are stepped over whole, by their first byte, and decoded only
-/// where that byte may start white space.
+/// Where the first character at or after `from` (a character boundary) that the detectors read
+/// otherwise starts, its length, and what it becomes: nothing for white space, the small letter
+/// for a capital. Characters are stepped over whole, by their first byte, and decoded only where
+/// that byte may start such a character.
 #[inline(always)]
-fn next_space(text: &str, mut from: usize) -> Option<(usize, usize)> {
+fn next_change(text: &str, mut from: usize) -> Option<(usize, usize, Option<char>)> {
     let bytes = text.as_bytes();
     while let Some(&b) = bytes.get(from) {
-        if MAY_START_SPACE[b as usize] {
+        if MAY_CHANGE[b as usize] {
+            if b.is_ascii_uppercase() {
+                return Some((from, 1, Some(b.to_ascii_lowercase() as char)));
+            }
             let c = text[from..].chars().next()?;
             if is_space(c) {
-                return Some((from, c.len_utf8()));
+                return Some((from, c.len_utf8(), None));
             }
         }
         from += match b {
@@ -911,20 +921,23 @@ fn next_space(text: &str, mut from: usize) -> Option<(usize, usize)> {
     None
 }
 
-/// A text without its spaces, which segmentation and typing put anywhere ("想 死").
+/// A text as the crisis detectors read it: without its spaces, which segmentation and typing put
+/// anywhere ("想 死"), and with ASCII letters in lower case, so that patterns read English in one
+/// case ("I want to die" is "iwanttodie").
 fn compact(normalised: &str) -> Cow<'_, str> {
-    // Most texts hold none: then nothing is copied.
-    let Some((mut at, mut len)) = next_space(normalised, 0) else {
+    // Most texts hold neither: then nothing is copied.
+    let Some((mut at, mut len, mut with)) = next_change(normalised, 0) else {
         return normalised.into();
     };
-    // The runs between spaces copied whole, into a string sized once.
+    // The runs between changes copied whole, into a string sized once.
     let mut compact = String::with_capacity(normalised.len());
     let mut from = 0;
     loop {
         compact.push_str(&normalised[from..at]);
+        compact.extend(with);
         from = at + len;
-        match next_space(normalised, from) {
-            Some(next) => (at, len) = next,
+        match next_change(normalised, from) {
+            Some(next) => (at, len, with) = next,
             None => break,
         }
     }
@@ -1045,19 +1058,23 @@ mod tests {
         assert!(anchored > 50, "only {anchored} texts hold an anchor cue");
     }
 
-    /// `compact` removes exactly the characters `is_space` calls white space, whatever
-    /// surrounds them.
+    /// `compact` removes exactly the characters `is_space` calls white space and lowers exactly
+    /// the ASCII capitals, whatever surrounds them.
     #[test]
-    fn compact_removes_every_white_space_character_and_nothing_else() {
+    fn compact_removes_white_space_and_lowers_ascii_capitals_and_nothing_else() {
         let pieces = [
             "想", " ", "死", "\t", "\u{3000}", "a", "\u{00A0}", "\u{0085}", "\u{1680}", "\u{2003}",
             "\u{205F}", "\u{2028}", "\u{200B}", "\u{3001}", "é", "😀", "\n", "\u{E000}",
-            "\u{2060}",
+            "\u{2060}", "I", "Z", "É", "Ａ", "@",
         ];
         let mut text = String::new();
         for i in 0..400usize {
             text.push_str(pieces[(i * 7 + i / 19) % pieces.len()]);
-            let expected: String = text.chars().filter(|&c| !is_space(c)).collect();
+            let expected: String = text
+                .chars()
+                .filter(|&c| !is_space(c))
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
             assert_eq!(compact(&text), expected, "{text:?}");
         }
         assert!(matches!(compact("没有空格"), Cow::Borrowed(_)));

@@ -1115,7 +1115,8 @@ fn keywords(
 /// rated as if its characters came independently (the sum of theirs), and no commoner than a
 /// listed word it holds (想个地方 than 地方). A character's share is at most the sum of the
 /// shares of the listed words that hold it (了 is in hundreds of common words, 捅 in a few rare
-/// ones); one that no listed word holds counts as the rarest of words.
+/// ones); one that no listed word holds counts as the rarest of words, unless it is a Latin
+/// letter or a digit.
 struct LiteralRarity<'t> {
     terms: &'t FxHashMap<String, TermInfo>,
     char_share: FxHashMap<char, f64>,
@@ -1149,10 +1150,13 @@ impl<'t> LiteralRarity<'t> {
     }
 
     fn of_char(&self, c: char) -> f32 {
-        if self
-            .terms
-            .get(c.encode_utf8(&mut [0u8; 4]))
-            .is_some_and(|i| i.stop)
+        // A Latin letter or a digit is in no listed word, yet in many texts (links, brands,
+        // English): as common as a stop word.
+        if c.is_ascii_alphanumeric()
+            || self
+                .terms
+                .get(c.encode_utf8(&mut [0u8; 4]))
+                .is_some_and(|i| i.stop)
         {
             return Self::STOP_WORD;
         }
@@ -1464,6 +1468,7 @@ mod tests {
         assert!(of("我是") < of("累赘"));
         assert!(of("想个地方") >= of("地方") && of("想个地方") > of("个"));
         assert!(of("了") < of("吃") && of("吃") < of("吃了"));
+        assert!(of("s") < of("死") && of("s") < of("killmyself"));
         let gate = crisis::necessary_literals(
             "(威胁|扬言|声称|说)[^。！？，]{0,4}(要|会)(捅|砍|杀|弄死)(他|她|你|我)",
             &|l| rarity.of(l),
