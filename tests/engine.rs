@@ -159,7 +159,7 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13 and three of session 14, each written before being scored (see
+    // Eleven probes of session 13 and four of session 14, each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
@@ -179,6 +179,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_debt_family_illness_probe.tsv", 0),
         ("crisis_euphemisms_probe.tsv", 1),
         ("crisis_english_and_letters_probe.tsv", 0),
+        ("crisis_homophones_and_memes_probe.tsv", 0),
     ] {
         let Measured {
             recall,
@@ -246,9 +247,9 @@ fn euphemisms_alarm_and_the_same_words_in_ordinary_use_do_not() {
 }
 
 #[test]
-fn english_and_latin_letters_alarm_and_sizes_distances_and_mishaps_do_not() {
-    // The fourteenth probe (session 14) found 2 of 14 such lines; these are the twins its
-    // patterns must leave alone.
+fn english_letters_and_homophones_alarm_and_their_ordinary_twins_do_not() {
+    // The fourteenth probe (session 14) found 2 of 14 such lines and the fifteenth 8 of 12; these
+    // are lines of each and the twins their patterns must leave alone.
     assert_risks(&[
         ("I want to die", Risk::Ideation),
         ("I'm going to kill myself tonight", Risk::Imminent),
@@ -260,6 +261,13 @@ fn english_and_latin_letters_alarm_and_sizes_distances_and_mishaps_do_not() {
         ("hello world bye world", Risk::None),
         ("I want to live in Beijing", Risk::None),
         ("想sleep了", Risk::None),
+        // Homophones (fifteenth probe), and the memes that use the same words.
+        ("好想自鲨啊", Risk::Ideation),
+        ("今晚就去跳lou，拜拜了", Risk::Imminent),
+        ("想去世，真的", Risk::Ideation),
+        ("想去世界各地旅游", Risk::None),
+        ("尴尬得想去世", Risk::None),
+        ("世界再见，我要去闭关考研了", Risk::None),
     ]);
 }
 
