@@ -159,7 +159,7 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13 and four of session 14, each written before being scored (see
+    // Eleven probes of session 13 and five of session 14, each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
@@ -180,6 +180,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_euphemisms_probe.tsv", 1),
         ("crisis_english_and_letters_probe.tsv", 0),
         ("crisis_homophones_and_memes_probe.tsv", 0),
+        ("crisis_countryside_old_probe.tsv", 0),
     ] {
         let Measured {
             recall,
@@ -243,6 +244,13 @@ fn euphemisms_alarm_and_the_same_words_in_ordinary_use_do_not() {
         ("钥匙交给物业了，你们别找我了，我在外地", Risk::None),
         ("每天都想永远地睡下去", Risk::Ideation),
         ("手腕上的新伤又多了两道", Risk::SelfHarm),
+        // The countryside's words (sixteenth probe).
+        ("我这把老骨头，早点去见阎王算了", Risk::Ideation),
+        ("阎王爷都不收他，九十多岁身体还硬朗", Risk::None),
+        ("不如让我早点入土", Risk::Ideation),
+        ("老人家已经入土为安了", Risk::None),
+        ("给果树打农药，药瓶子放在仓库里", Risk::None),
+        ("老头子说今晚就喝药，农药瓶子都拿到床边了", Risk::Imminent),
     ]);
 }
 
