@@ -159,7 +159,7 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13 and five of session 14, each written before being scored (see
+    // Eleven probes of session 13 and six of session 14, each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
@@ -181,6 +181,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_english_and_letters_probe.tsv", 0),
         ("crisis_homophones_and_memes_probe.tsv", 0),
         ("crisis_countryside_old_probe.tsv", 0),
+        ("crisis_front_line_probe.tsv", 0),
     ] {
         let Measured {
             recall,
@@ -251,6 +252,13 @@ fn euphemisms_alarm_and_the_same_words_in_ordinary_use_do_not() {
         ("老人家已经入土为安了", Risk::None),
         ("给果树打农药，药瓶子放在仓库里", Risk::None),
         ("老头子说今晚就喝药，农药瓶子都拿到床边了", Risk::Imminent),
+        // The front line (seventeenth probe).
+        (
+            "值班室里就我一个，配枪就在抽屉里，我想用它结束这一切",
+            Risk::Imminent,
+        ),
+        ("配枪要按规定交回枪柜", Risk::None),
+        ("同事感染走了，我总想着为什么走的不是我", Risk::Ideation),
     ]);
 }
 
