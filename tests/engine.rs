@@ -159,7 +159,7 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13 and six of session 14, each written before being scored (see
+    // Eleven probes of session 13 and seven of session 14, each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
@@ -182,6 +182,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_homophones_and_memes_probe.tsv", 0),
         ("crisis_countryside_old_probe.tsv", 0),
         ("crisis_front_line_probe.tsv", 0),
+        ("crisis_depression_topic_probe.tsv", 0),
     ] {
         let Measured {
             recall,
@@ -259,6 +260,14 @@ fn euphemisms_alarm_and_the_same_words_in_ordinary_use_do_not() {
         ),
         ("配枪要按规定交回枪柜", Risk::None),
         ("同事感染走了，我总想着为什么走的不是我", Risk::Ideation),
+        // A depression super-topic (eighteenth probe).
+        (
+            "最后一条微博，药都吃下去了，谢谢超话里的姐妹们",
+            Risk::Imminent,
+        ),
+        ("最后一条微博，吃了顿火锅明天开始减肥", Risk::None),
+        ("我控制不住想伤害我弟弟，我好害怕自己", Risk::HarmOthers),
+        ("我忍不住想打我弟弟一顿，太气人了", Risk::None),
     ]);
 }
 
