@@ -434,7 +434,7 @@ impl Masks {
                 anyhow::bail!("crisis.toml [negatives]: '{p}' can match an empty text");
             }
             compiled.push(Regex::new(p).with_context(|| format!("crisis.toml [negatives]: {p}"))?);
-            match necessary_literals(p, rarity) {
+            match literals_of(&hir, rarity) {
                 Some(set) => {
                     gate_owner.extend(std::iter::repeat_n(i, set.len()));
                     literals.extend(set);
@@ -524,6 +524,14 @@ fn dfa<P: AsRef<[u8]>>(
 /// branch of the pattern has no such part.
 pub(super) fn necessary_literals(
     pattern: &str,
+    rarity: &(dyn Fn(&[u8]) -> f32 + Sync),
+) -> Option<Vec<Vec<u8>>> {
+    literals_of(&regex_syntax::parse(pattern).ok()?, rarity)
+}
+
+/// `necessary_literals` of a pattern already parsed.
+fn literals_of(
+    hir: &regex_syntax::hir::Hir,
     rarity: &(dyn Fn(&[u8]) -> f32 + Sync),
 ) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::{Class, Hir, HirKind};
@@ -640,8 +648,7 @@ pub(super) fn necessary_literals(
             _ => None,
         }
     }
-    let hir = regex_syntax::parse(pattern).ok()?;
-    walk(&hir, rarity)
+    walk(hir, rarity)
         .map(|(set, _)| set)
         .filter(|set| !set.is_empty() && set.iter().all(|l| !l.is_empty()))
 }
