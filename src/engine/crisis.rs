@@ -8,6 +8,7 @@
 //! file; the rules are `CueRules::tier` below. A text takes the higher tier of the two.
 
 use super::crisis_model::{is_space, CrisisModel, Screen};
+use super::gate::LiteralGate;
 use anyhow::{Context, Result};
 use regex::Regex;
 use serde::Deserialize;
@@ -393,13 +394,11 @@ pub struct CrisisMatcher {
     negatives: Masks,
     cues: Option<CueMatcher>,
     /// One literal of every pattern (one that any match contains, picked to be rare) and the
-    /// cue anchors, in one automaton: a text holding none of them can match neither detector,
-    /// and that is most texts, so this one pass is all they cost. Where a text does hold some,
-    /// they say which patterns to run. None when some pattern has no such literals; then every
-    /// pattern runs on every text.
-    gate: Option<aho_corasick::AhoCorasick>,
-    /// For each literal of `gate`, the pattern (in tier order) it belongs to, or `CUE_ANCHOR`.
-    gate_owner: Vec<usize>,
+    /// cue anchors, each owned by its pattern (in tier order) or `CUE_ANCHOR`, in one search: a
+    /// text holding none of them can match neither detector, and that is most texts, so this
+    /// one pass is all they cost. Where a text does hold some, they say which patterns to run.
+    /// None when some pattern has no such literals; then every pattern runs on every text.
+    gate: Option<LiteralGate>,
     /// The learned screen (`crisis_model.tsv`), for what the patterns and cues miss.
     model: Option<CrisisModel>,
 }
@@ -705,25 +704,25 @@ impl CrisisMatcher {
             .tier_patterns()
             .map(|p| necessary_literals(p, rarity))
             .collect::<Option<Vec<_>>>();
-        let mut gate_owner = Vec::new();
         let gate = necessary.and_then(|sets| {
-            let mut literals: Vec<Vec<u8>> = Vec::new();
+            let mut literals: Vec<(Vec<u8>, usize)> = Vec::new();
             for (i, set) in sets.into_iter().enumerate() {
-                gate_owner.extend(std::iter::repeat_n(i, set.len()));
-                literals.extend(set);
+                literals.extend(set.into_iter().map(|l| (l, i)));
             }
             if let Some(c) = &cues {
-                gate_owner.extend(std::iter::repeat_n(CUE_ANCHOR, c.anchor_words.len()));
-                literals.extend(c.anchor_words.iter().map(|w| w.as_bytes().to_vec()));
+                literals.extend(
+                    c.anchor_words
+                        .iter()
+                        .map(|w| (w.as_bytes().to_vec(), CUE_ANCHOR)),
+                );
             }
-            dfa(&literals).ok()
+            LiteralGate::new(&literals)
         });
         Ok(CrisisMatcher {
             tiers,
             negatives,
             cues,
             gate,
-            gate_owner,
             model: CrisisModel::parse(model_text)?,
         })
     }
@@ -755,26 +754,25 @@ impl CrisisMatcher {
         }
     }
 
-    /// The gate's overlapping pass over `compact`: which of the `patterns` may match, and where
-    /// the anchor cues start (every occurrence of each, as the cues' own search finds them).
-    /// None when the text holds no gate literal.
+    /// The gate's pass over `compact`: which of the `patterns` may match, and where the anchor
+    /// cues start (every occurrence of each, as the cues' own search finds them). None when the
+    /// text holds no gate literal.
     fn gate_pass(
-        &self,
-        gate: &aho_corasick::AhoCorasick,
+        gate: &LiteralGate,
         compact: &str,
         patterns: usize,
     ) -> Option<(Vec<bool>, Vec<usize>)> {
-        let mut candidates = vec![false; patterns];
-        let mut anchors = Vec::new();
-        let mut any = false;
-        for m in gate.find_overlapping_iter(compact) {
-            any = true;
-            match self.gate_owner[m.pattern().as_usize()] {
-                CUE_ANCHOR => anchors.push(m.start()),
+        // Allocated only at the first literal: most texts hold none.
+        let mut found: Option<(Vec<bool>, Vec<usize>)> = None;
+        gate.each_occurrence(compact, |at, owner| {
+            let (candidates, anchors) =
+                found.get_or_insert_with(|| (vec![false; patterns], Vec::new()));
+            match owner {
+                CUE_ANCHOR => anchors.push(at),
                 i => candidates[i] = true,
             }
-        }
-        any.then_some((candidates, anchors))
+        });
+        found
     }
 
     /// A (normalised) text as the learned screen reads it: without spaces, as the patterns
@@ -809,10 +807,7 @@ impl CrisisMatcher {
         let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
         // Where the anchor cues start, when the gate has found them (else the cues look).
         let (candidates, anchors): (Vec<bool>, Option<Vec<usize>>) = match &self.gate {
-            // Most texts hold no gate literal; a plain search (with the automaton's
-            // prefilter) says so faster than the overlapping pass that names them.
-            Some(gate) if !gate.is_match(compact) => return none(),
-            Some(gate) => match self.gate_pass(gate, compact, patterns) {
+            Some(gate) => match CrisisMatcher::gate_pass(gate, compact, patterns) {
                 Some((candidates, anchors)) => (candidates, Some(anchors)),
                 None => return none(),
             },
@@ -1032,7 +1027,7 @@ mod tests {
     #[test]
     fn the_gate_finds_every_anchor_cue_the_cues_would() {
         // Anchor words that are also pattern literals (死, 药 …) must still be reported as
-        // anchors, at every occurrence, or cue rules would silently stop firing.
+        // anchors, wherever they occur, or cue rules would silently stop firing.
         let m = CrisisMatcher::new(
             include_str!("../../dictionaries/crisis.toml"),
             "",
@@ -1053,12 +1048,15 @@ mod tests {
                 .find_overlapping_iter(text)
                 .map(|a| a.start())
                 .collect();
-            let from_gate = m
-                .gate_pass(gate, text, patterns)
+            let from_gate = CrisisMatcher::gate_pass(gate, text, patterns)
                 .map_or_else(Vec::new, |(_, anchors)| anchors);
+            // Where anchors start is all the cues use (two anchor words starting at one place
+            // are found once).
             let (mut a, mut b) = (own, from_gate);
-            a.sort_unstable();
-            b.sort_unstable();
+            for starts in [&mut a, &mut b] {
+                starts.sort_unstable();
+                starts.dedup();
+            }
             assert_eq!(a, b, "{text}");
             anchored += usize::from(!a.is_empty());
         }

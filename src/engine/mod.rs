@@ -11,6 +11,7 @@
 
 pub mod crisis;
 pub mod crisis_model;
+mod gate;
 pub mod learn;
 pub mod normalize;
 mod table;
