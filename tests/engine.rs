@@ -159,7 +159,8 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13 and seven of session 14, each written before being scored (see
+    // Eleven probes of session 13, seven of session 14 and one of session 15 (written Cantonese),
+    // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
@@ -183,6 +184,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_countryside_old_probe.tsv", 0),
         ("crisis_front_line_probe.tsv", 0),
         ("crisis_depression_topic_probe.tsv", 0),
+        ("crisis_cantonese_probe.tsv", 0),
     ] {
         let Measured {
             recall,
@@ -199,6 +201,29 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
             "{file}: {misses:#?}"
         );
     }
+}
+
+#[test]
+fn written_cantonese_is_read_as_mandarin_and_its_hyperbole_and_mandarin_homographs_are_not() {
+    // The nineteenth probe's misses (session 15) and what its dialect table must leave alone:
+    // Mandarin that holds the same characters in another sense ("早点解封", "大而家具"), and
+    // "难过得想死", sadness, beside the masked "难食到想死", food.
+    assert_risks(&[
+        ("成日都諗住一死百了", Risk::Ideation),
+        ("我而家喺天台，唔想再撐落去", Risk::Imminent),
+        ("我企咗喺橋邊，想跳落去", Risk::Imminent),
+        ("我好想斬死佢，佢害到我咁慘", Risk::HarmOthers),
+        ("今晚我就會食晒啲安眠藥", Risk::Imminent),
+        ("忍唔住又用刀界手", Risk::SelfHarm),
+        ("我又𠝹咗自己隻手，流咗好多血", Risk::SelfHarm),
+        ("難過得想死", Risk::Ideation),
+        ("呢間餐廳啲嘢難食到想死", Risk::None),
+        ("佢哋話有個男人喺橋度跳咗落去，好慘", Risk::None),
+        ("呢套戲個主角最後食咗安眠藥死咗，好傷感", Risk::None),
+        ("希望武汉早点解封，大家平安", Risk::None),
+        ("房间大而家具太差", Risk::None),
+        ("企业食堂的饭菜不错", Risk::None),
+    ]);
 }
 
 #[test]

@@ -66,6 +66,9 @@ struct CrisisFile {
     cues: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default)]
     cue_other_senses: Option<WordList>,
+    /// Dialect words and the Mandarin the detectors read them as.
+    #[serde(default)]
+    dialect: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -401,9 +404,69 @@ pub struct CrisisMatcher {
     gate: Option<LiteralGate>,
     /// The learned screen (`crisis_model.tsv`), for what the patterns and cues miss.
     model: Option<CrisisModel>,
+    dialect: Option<Dialect>,
 }
 
 const CUE_ANCHOR: usize = usize::MAX;
+/// The owner of a dialect word among the gate's literals.
+const DIALECT_WORD: usize = usize::MAX - 1;
+
+/// What the gate found in a text.
+enum Gated {
+    /// There is no gate: every pattern may match, and the cues look for their anchors.
+    Off,
+    /// No literal: neither detector's rules can match.
+    Nothing,
+    /// Which patterns may match, and where the anchor cues start.
+    Found(Vec<bool>, Vec<usize>),
+}
+
+/// One pass of the gate: the patterns that may match, where the anchor cues start, and whether
+/// a dialect word occurs.
+struct GatePass {
+    candidates: Vec<bool>,
+    anchors: Vec<usize>,
+    dialect: bool,
+}
+
+/// Dialect words (`[dialect]` of crisis.toml) and the Mandarin the detectors read them as, each
+/// replaced where it occurs, the longest first.
+struct Dialect {
+    words: aho_corasick::AhoCorasick,
+    mandarin: Vec<String>,
+}
+
+impl Dialect {
+    fn new(table: &std::collections::BTreeMap<String, String>) -> Result<Option<Dialect>> {
+        if table.is_empty() {
+            return Ok(None);
+        }
+        if table.contains_key("") {
+            anyhow::bail!("crisis.toml [dialect]: an empty word would be read everywhere");
+        }
+        Ok(Some(Dialect {
+            words: aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(table.keys())
+                .context("crisis.toml [dialect]")?,
+            mandarin: table.values().cloned().collect(),
+        }))
+    }
+
+    /// `text` with its dialect words in Mandarin; borrowed when it holds none (nearly always).
+    /// The gate, when there is one, says whether it does in its own pass.
+    fn read<'t>(&self, text: Cow<'t, str>) -> Cow<'t, str> {
+        if self.words.is_match(&*text) {
+            Cow::Owned(self.in_mandarin(&text))
+        } else {
+            text
+        }
+    }
+
+    fn in_mandarin(&self, text: &str) -> String {
+        self.words.replace_all(text, &self.mandarin)
+    }
+}
 
 /// The hard negatives, masked exactly as one leftmost-first alternation of them would mask
 /// them, but each pattern searched alone and only on texts that hold one of its literals. As
@@ -716,6 +779,12 @@ impl CrisisMatcher {
                         .map(|w| (w.as_bytes().to_vec(), CUE_ANCHOR)),
                 );
             }
+            // The gate's one pass also says whether a text holds a dialect word.
+            literals.extend(
+                file.dialect
+                    .keys()
+                    .map(|w| (w.as_bytes().to_vec(), DIALECT_WORD)),
+            );
             LiteralGate::new(&literals)
         });
         Ok(CrisisMatcher {
@@ -724,6 +793,7 @@ impl CrisisMatcher {
             cues,
             gate,
             model: CrisisModel::parse(model_text)?,
+            dialect: Dialect::new(&file.dialect)?,
         })
     }
 
@@ -734,9 +804,9 @@ impl CrisisMatcher {
 
     /// The patterns and cues, then the learned screen where they find nothing.
     pub fn assess(&self, normalised: &str) -> CrisisResult {
-        // Both detectors read the text without spaces: made once.
-        let compact = compact(normalised);
-        let result = self.rules_on_compact(&compact);
+        // Both detectors read the same text (`detector_text`): made once.
+        let (compact, gated) = self.read(normalised);
+        let result = self.rules_on(&compact, gated);
         if result.risk != Risk::None {
             return result;
         }
@@ -754,38 +824,70 @@ impl CrisisMatcher {
         }
     }
 
-    /// The gate's pass over `compact`: which of the `patterns` may match, and where the anchor
-    /// cues start (every occurrence of each, as the cues' own search finds them). None when the
-    /// text holds no gate literal.
-    fn gate_pass(
-        gate: &LiteralGate,
-        compact: &str,
-        patterns: usize,
-    ) -> Option<(Vec<bool>, Vec<usize>)> {
+    /// The gate's pass over `compact`: which of the `patterns` may match, where the anchor cues
+    /// start (every occurrence of each, as the cues' own search finds them), and whether a
+    /// dialect word occurs. None when the text holds no gate literal.
+    fn gate_pass(gate: &LiteralGate, compact: &str, patterns: usize) -> Option<GatePass> {
         // Allocated only at the first literal: most texts hold none.
-        let mut found: Option<(Vec<bool>, Vec<usize>)> = None;
+        let mut found: Option<GatePass> = None;
         gate.each_occurrence(compact, |at, owner| {
-            let (candidates, anchors) =
-                found.get_or_insert_with(|| (vec![false; patterns], Vec::new()));
+            let pass = found.get_or_insert_with(|| GatePass {
+                candidates: vec![false; patterns],
+                anchors: Vec::new(),
+                dialect: false,
+            });
             match owner {
-                CUE_ANCHOR => anchors.push(at),
-                i => candidates[i] = true,
+                CUE_ANCHOR => pass.anchors.push(at),
+                DIALECT_WORD => pass.dialect = true,
+                i => pass.candidates[i] = true,
             }
         });
         found
+    }
+
+    /// A (normalised) text as both detectors read it (`detector_text`), and what the gate found
+    /// there.
+    fn read<'t>(&self, normalised: &'t str) -> (Cow<'t, str>, Gated) {
+        let compact = compact(normalised);
+        let Some(gate) = &self.gate else {
+            let text = match &self.dialect {
+                Some(d) => d.read(compact),
+                None => compact,
+            };
+            return (text, Gated::Off);
+        };
+        let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
+        let gated = |pass: Option<GatePass>| match pass {
+            Some(p) if p.candidates.contains(&true) || !p.anchors.is_empty() => {
+                Gated::Found(p.candidates, p.anchors)
+            }
+            _ => Gated::Nothing,
+        };
+        let pass = CrisisMatcher::gate_pass(gate, &compact, patterns);
+        match (&self.dialect, pass) {
+            // Read again in Mandarin, which the patterns are written in.
+            (Some(d), Some(p)) if p.dialect => {
+                let mandarin = d.in_mandarin(&compact);
+                let again = CrisisMatcher::gate_pass(gate, &mandarin, patterns);
+                (Cow::Owned(mandarin), gated(again))
+            }
+            (_, pass) => (compact, gated(pass)),
+        }
     }
 
     /// A (normalised) text as the learned screen reads it: without spaces, as the patterns
     /// read it, and with the hard negatives masked, so that "不小心把手指划破了" or a game's
     /// "拼了" weigh nothing there either (unmasked, the screen took them for self-harm).
     pub fn screen_text(&self, normalised: &str) -> String {
-        self.negatives.replace(&compact(normalised)).into_owned()
+        self.negatives
+            .replace(&self.detector_text(normalised))
+            .into_owned()
     }
 
     /// What `model` finds on a (normalised) text, reading it as it learned: without spaces
     /// and with the hard negatives masked.
     pub fn screen_with(&self, model: &CrisisModel, normalised: &str) -> Option<Screen> {
-        self.screen_on_compact(model, &compact(normalised))
+        self.screen_on_compact(model, &self.detector_text(normalised))
     }
 
     fn screen_on_compact(&self, model: &CrisisModel, compact: &str) -> Option<Screen> {
@@ -794,11 +896,18 @@ impl CrisisMatcher {
 
     /// The patterns and cues alone.
     pub fn assess_rules(&self, normalised: &str) -> CrisisResult {
-        self.rules_on_compact(&compact(normalised))
+        let (text, gated) = self.read(normalised);
+        self.rules_on(&text, gated)
     }
 
-    /// The patterns and cues on a text without its spaces.
-    fn rules_on_compact(&self, compact: &str) -> CrisisResult {
+    /// A (normalised) text as both detectors read it: without spaces, ASCII capitals in small
+    /// letters, and dialect words in Mandarin.
+    fn detector_text<'t>(&self, normalised: &'t str) -> Cow<'t, str> {
+        self.read(normalised).0
+    }
+
+    /// The patterns and cues on a text as `detector_text` gives it, with what the gate found.
+    fn rules_on(&self, compact: &str, gated: Gated) -> CrisisResult {
         let none = || CrisisResult {
             risk: Risk::None,
             terms: Vec::new(),
@@ -806,12 +915,10 @@ impl CrisisMatcher {
         };
         let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
         // Where the anchor cues start, when the gate has found them (else the cues look).
-        let (candidates, anchors): (Vec<bool>, Option<Vec<usize>>) = match &self.gate {
-            Some(gate) => match CrisisMatcher::gate_pass(gate, compact, patterns) {
-                Some((candidates, anchors)) => (candidates, Some(anchors)),
-                None => return none(),
-            },
-            None => (vec![true; patterns], None),
+        let (candidates, anchors): (Vec<bool>, Option<Vec<usize>>) = match gated {
+            Gated::Nothing => return none(),
+            Gated::Found(candidates, anchors) => (candidates, Some(anchors)),
+            Gated::Off => (vec![true; patterns], None),
         };
         let candidate_regexes = || {
             self.tiers
@@ -1006,6 +1113,32 @@ mod tests {
     }
 
     #[test]
+    fn dialect_words_are_read_longest_first_and_an_empty_one_is_refused() {
+        let toml = |dialect: &str| {
+            format!(
+                "[imminent]\npatterns = [\"现在在天台\"]\n[self_harm]\npatterns = []\n\
+                 [harm_others]\npatterns = []\n[ideation]\npatterns = [\"不想活\"]\n\
+                 [negatives]\npatterns = []\n[dialect]\n{dialect}"
+            )
+        };
+        let by_length = |l: &[u8]| l.len() as f32;
+        let m = CrisisMatcher::new(
+            &toml("\"唔\" = \"不\"\n\"而家喺\" = \"现在在\"\n\"喺\" = \"在\""),
+            "",
+            &by_length,
+        )
+        .unwrap();
+        assert_eq!(m.detector_text("我 而家喺天台"), "我现在在天台");
+        assert_eq!(m.assess("我而家喺天台").risk, Risk::Imminent);
+        assert_eq!(m.assess("我唔想活").risk, Risk::Ideation);
+        assert!(matches!(m.detector_text("今天天气很好"), Cow::Borrowed(_)));
+        let err = CrisisMatcher::new(&toml("\"\" = \"不\""), "", &by_length)
+            .err()
+            .expect("an empty dialect word is refused");
+        assert!(format!("{err:#}").contains("[dialect]"), "{err:#}");
+    }
+
+    #[test]
     fn every_shipped_pattern_has_gate_literals() {
         let text = include_str!("../../dictionaries/crisis.toml");
         let file: CrisisFile = toml::from_str(text).unwrap();
@@ -1048,8 +1181,8 @@ mod tests {
                 .find_overlapping_iter(text)
                 .map(|a| a.start())
                 .collect();
-            let from_gate = CrisisMatcher::gate_pass(gate, text, patterns)
-                .map_or_else(Vec::new, |(_, anchors)| anchors);
+            let from_gate =
+                CrisisMatcher::gate_pass(gate, text, patterns).map_or_else(Vec::new, |p| p.anchors);
             // Where anchors start is all the cues use (two anchor words starting at one place
             // are found once).
             let (mut a, mut b) = (own, from_gate);
