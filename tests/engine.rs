@@ -159,7 +159,8 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13, seven of session 14 and one of session 15 (written Cantonese),
+    // Eleven probes of session 13, seven of session 14 and two of session 15 (written Cantonese,
+    // internet slang),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -185,6 +186,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_front_line_probe.tsv", 0),
         ("crisis_depression_topic_probe.tsv", 0),
         ("crisis_cantonese_probe.tsv", 0),
+        ("crisis_internet_slang_probe.tsv", 0),
     ] {
         let Measured {
             recall,
@@ -223,6 +225,22 @@ fn written_cantonese_is_read_as_mandarin_and_its_hyperbole_and_mandarin_homograp
         ("希望武汉早点解封，大家平安", Risk::None),
         ("房间大而家具太差", Risk::None),
         ("企业食堂的饭菜不错", Risk::None),
+    ]);
+}
+
+#[test]
+fn slang_for_the_end_alarms_and_slang_for_a_joke_does_not() {
+    // The twentieth probe's misses (session 15) and their twins: embarrassment is not vanishing
+    // for good, and a joke is marked as one only in words ([doge] is taken out before the
+    // detectors read a text).
+    assert_risks(&[
+        ("躺平也躺不动了，只想原地消失，永远的那种", Risk::Ideation),
+        ("芭比Q了，今晚就去天台结束这一切", Risk::Imminent),
+        ("我不活了[doge]", Risk::Ideation),
+        ("尴尬到只想原地消失", Risk::None),
+        ("我真的会谢，我不活了（狗头）", Risk::None),
+        ("狗头保命，这电影也太难看了", Risk::None),
+        ("awsl，这只猫也太可爱了吧", Risk::None),
     ]);
 }
 
