@@ -159,8 +159,8 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13, seven of session 14 and two of session 15 (written Cantonese,
-    // internet slang),
+    // Eleven probes of session 13, seven of session 14 and three of session 15 (written Cantonese,
+    // internet slang, speech-to-text transcripts of calls),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -190,6 +190,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_depression_topic_probe.tsv", 0),
         ("crisis_cantonese_probe.tsv", 0),
         ("crisis_internet_slang_probe.tsv", 0),
+        ("crisis_speech_transcripts_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -246,6 +247,23 @@ fn slang_for_the_end_alarms_and_slang_for_a_joke_does_not() {
         ("我真的会谢，我不活了（狗头）", Risk::None),
         ("狗头保命，这电影也太难看了", Risk::None),
         ("awsl，这只猫也太可爱了吧", Risk::None),
+    ]);
+}
+
+#[test]
+fn transcribed_calls_without_punctuation_alarm_and_their_ordinary_twins_do_not() {
+    // The twenty-first probe's misses (session 15): speech-to-text has no punctuation to end a
+    // phrase, and a farewell on the line is said, not written.
+    assert_risks(&[
+        (
+            "喂喂能听到吗我就是想说一声谢谢你们然后我就要走了以后不用再打了",
+            Risk::Imminent,
+        ),
+        ("我想带着孩子一起走这样孩子也不用受苦了", Risk::HarmOthers),
+        ("谢谢你们的照顾，我明天就要出院了", Risk::None),
+        ("我们带着孩子一起走这条路吧", Risk::None),
+        ("她带着孩子一起走了，回娘家了", Risk::None),
+        ("我现在在楼顶晒被子呢你等一下我下去给你开门", Risk::None),
     ]);
 }
 
