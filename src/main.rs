@@ -11,6 +11,12 @@ use xinqing::ingest::mapping::Mapping;
 use xinqing::ingest::{ingest_file, FileOptions, FileReport, Validator};
 use xinqing::query::OutputFormat;
 use xinqing::redact::{Pseudonymizer, Redactor};
+
+/// Scoring allocates a few small vectors and strings per text; with mimalloc `score` took 10–15%
+/// less CPU than with the system allocator (and starts in 0.11 s, not 0.15), for a higher peak
+/// RSS (about 200 MB against 113 on 11.6 MB of reviews). DuckDB keeps its own allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use xinqing::schema::Kind;
 use xinqing::store::{Store, DEFAULT_PATH};
 use xinqing::{demo, http_source, query, synth, textcmd};
