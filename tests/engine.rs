@@ -159,8 +159,8 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13, seven of session 14 and three of session 15 (written Cantonese,
-    // internet slang, speech-to-text transcripts of calls),
+    // Eleven probes of session 13, seven of session 14 and four of session 15 (written Cantonese,
+    // internet slang, speech-to-text transcripts of calls, literary wording),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -191,6 +191,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_cantonese_probe.tsv", 0),
         ("crisis_internet_slang_probe.tsv", 0),
         ("crisis_speech_transcripts_probe.tsv", 0),
+        ("crisis_literary_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -247,6 +248,22 @@ fn slang_for_the_end_alarms_and_slang_for_a_joke_does_not() {
         ("我真的会谢，我不活了（狗头）", Risk::None),
         ("狗头保命，这电影也太难看了", Risk::None),
         ("awsl，这只猫也太可爱了吧", Risk::None),
+    ]);
+}
+
+#[test]
+fn literary_farewells_alarm_and_farewells_to_colleagues_and_the_dead_do_not() {
+    // The twenty-second probe (session 15) found half its crisis lines at first.
+    assert_risks(&[
+        ("此生已无可恋，只盼早日了此残生", Risk::Ideation),
+        ("吾意已决，今夜便与这人间就此别过", Risk::Imminent),
+        ("愿来世做一棵树，不必再为人", Risk::Ideation),
+        ("绝笔。父母恩情，来世再报，今晚我便去了", Risk::Imminent),
+        ("人间烟火与我无关，只想长眠于此", Risk::Ideation),
+        ("感谢公司多年栽培，就此别过，江湖再见", Risk::None),
+        ("这幅画是他的绝笔之作", Risk::None),
+        ("先烈们长眠于此", Risk::None),
+        ("老人家带着微笑向这个世界告别了", Risk::None),
     ]);
 }
 

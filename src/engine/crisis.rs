@@ -950,10 +950,11 @@ impl CrisisMatcher {
                     break;
                 }
                 if let Some(m) = r.find(&masked) {
-                    found
-                        .get_or_insert_with(|| (risk, Vec::new()))
-                        .1
-                        .push(m.as_str().to_string());
+                    let terms = &mut found.get_or_insert_with(|| (risk, Vec::new())).1;
+                    // Two patterns may match the same words; they are named once.
+                    if !terms.iter().any(|t| t == m.as_str()) {
+                        terms.push(m.as_str().to_string());
+                    }
                 }
             }
             if let Some((risk, terms)) = found {
