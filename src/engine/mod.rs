@@ -1326,6 +1326,7 @@ fn strip_placeholders(text: &str) -> String {
 
 /// Whether a token has a letter or ideograph in it; CJK is tested by range first, since
 /// `char::is_alphabetic` takes a slow path for it.
+#[inline]
 fn is_wordy(w: &str) -> bool {
     // Lead bytes E4–E9 begin U+4000–U+9FFF, inside the ideograph range below: most tokens.
     if matches!(w.as_bytes().first(), Some(0xE4..=0xE9)) {
@@ -1387,7 +1388,17 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
 
 /// Whether a token can be in the term table: punctuation, symbols and spaces, one character
 /// each, never are (a test checks the shipped dictionaries), so they skip the look-up.
+#[inline]
 fn may_be_term(w: &str) -> bool {
+    // Most tokens are decided by their length and first byte: more than four bytes hold two
+    // characters or more, and a lone character starting E4–E9 is an ideograph (or one of the
+    // 64 hexagram symbols, which the look-up then does not find).
+    match w.as_bytes() {
+        [] => return false,
+        [_, _, _, _, _, ..] => return true,
+        [0xE4..=0xE9, _, _] => return true,
+        _ => {}
+    }
     let mut chars = w.chars();
     match (chars.next(), chars.next()) {
         (None, _) => false,
