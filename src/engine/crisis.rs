@@ -856,7 +856,7 @@ impl CrisisMatcher {
             };
             return (text, Gated::Off);
         };
-        let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
+        let patterns = self.pattern_count();
         let gated = |pass: Option<GatePass>| match pass {
             Some(p) if p.candidates.contains(&true) || !p.anchors.is_empty() => {
                 Gated::Found(p.candidates, p.anchors)
@@ -900,6 +900,11 @@ impl CrisisMatcher {
         self.rules_on(&text, gated)
     }
 
+    /// How many patterns the tiers hold together.
+    fn pattern_count(&self) -> usize {
+        self.tiers.iter().map(|(_, each)| each.len()).sum()
+    }
+
     /// A (normalised) text as both detectors read it: without spaces, ASCII capitals in small
     /// letters, and dialect words in Mandarin.
     fn detector_text<'t>(&self, normalised: &'t str) -> Cow<'t, str> {
@@ -913,12 +918,11 @@ impl CrisisMatcher {
             terms: Vec::new(),
             screened: None,
         };
-        let patterns = self.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
         // Where the anchor cues start, when the gate has found them (else the cues look).
         let (candidates, anchors): (Vec<bool>, Option<Vec<usize>>) = match gated {
             Gated::Nothing => return none(),
             Gated::Found(candidates, anchors) => (candidates, Some(anchors)),
-            Gated::Off => (vec![true; patterns], None),
+            Gated::Off => (vec![true; self.pattern_count()], None),
         };
         let candidate_regexes = || {
             self.tiers
@@ -1169,7 +1173,7 @@ mod tests {
         )
         .unwrap();
         let (gate, cues) = (m.gate.as_ref().unwrap(), m.cues.as_ref().unwrap());
-        let patterns = m.tiers.iter().map(|(_, each)| each.len()).sum::<usize>();
+        let patterns = m.pattern_count();
         let set = include_str!("../../tests/data/crisis_sentences.tsv");
         let texts = set
             .lines()
