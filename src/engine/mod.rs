@@ -1465,8 +1465,8 @@ fn round3(x: f32) -> f32 {
 
 /// `round3(x)` as `{}` prints it (`1.5`, `2`, `0.333`), from its count of thousandths: the
 /// float is the one nearest that decimal, so the decimal is its shortest form. Formatting
-/// through `core::fmt` took most of the time of explaining an intensified term; a test checks
-/// every value up to ±100 against it, and beyond that it is used.
+/// through `core::fmt` took most of the time of explaining an intensified term. A test checks
+/// every value up to ±100 against `core::fmt`, which still prints the rest.
 fn push_round3(out: &mut String, x: f32) {
     use std::fmt::Write;
     let r = round3(x);
