@@ -159,8 +159,8 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13, seven of session 14 and four of session 15 (written Cantonese,
-    // internet slang, speech-to-text transcripts of calls, literary wording),
+    // Eleven probes of session 13, seven of session 14 and five of session 15 (written Cantonese,
+    // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -192,6 +192,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_internet_slang_probe.tsv", 0),
         ("crisis_speech_transcripts_probe.tsv", 0),
         ("crisis_literary_probe.tsv", 0),
+        ("crisis_taiwan_wording_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -264,6 +265,18 @@ fn literary_farewells_alarm_and_farewells_to_colleagues_and_the_dead_do_not() {
         ("这幅画是他的绝笔之作", Risk::None),
         ("先烈们长眠于此", Risk::None),
         ("老人家带着微笑向这个世界告别了", Risk::None),
+    ]);
+}
+
+#[test]
+fn taiwan_wording_alarms_and_a_blade_for_a_parcel_does_not() {
+    // The twenty-third probe (session 15), and a last day said with nothing after it.
+    assert_risks(&[
+        ("我在頂樓了啦，不要再勸我了，拜拜", Risk::Imminent),
+        ("今天就是我的最后一天", Risk::Imminent),
+        ("美工刀借我一下，我要拆箱子", Risk::None),
+        ("用小刀切水果的时候小心点", Risk::None),
+        ("週末要去河濱燒炭烤肉，記得帶烤肉醬", Risk::None),
     ]);
 }
 
