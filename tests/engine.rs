@@ -159,8 +159,9 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13, seven of session 14 and five of session 15 (written Cantonese,
-    // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording),
+    // Eleven probes of session 13, seven of session 14 and six of session 15 (written Cantonese,
+    // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording,
+    // families bereaved in the epidemic),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -193,6 +194,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_speech_transcripts_probe.tsv", 0),
         ("crisis_literary_probe.tsv", 0),
         ("crisis_taiwan_wording_probe.tsv", 0),
+        ("crisis_epidemic_bereavement_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -277,6 +279,21 @@ fn taiwan_wording_alarms_and_a_blade_for_a_parcel_does_not() {
         ("美工刀借我一下，我要拆箱子", Risk::None),
         ("用小刀切水果的时候小心点", Risk::None),
         ("週末要去河濱燒炭烤肉，記得帶烤肉醬", Risk::None),
+    ]);
+}
+
+#[test]
+fn following_the_dead_alarms_and_remembering_them_does_not() {
+    // The twenty-fourth probe (session 15), of families bereaved in the epidemic.
+    assert_risks(&[
+        ("骨灰我自己去领的，明天安葬完，我也跟着去", Risk::Imminent),
+        ("清明节又到了，我想早点下去跟他们团聚", Risk::Ideation),
+        (
+            "妈妈走了一年了，我学着好好生活，替她看看这个世界",
+            Risk::None,
+        ),
+        ("葬礼结束后，我跟着去了墓地", Risk::None),
+        ("我先下去跟他们会合，你们慢慢来", Risk::None),
     ]);
 }
 
