@@ -159,9 +159,9 @@ fn plain_first_person_statements_alarm() {
 
 #[test]
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
-    // Eleven probes of session 13, seven of session 14 and six of session 15 (written Cantonese,
+    // Eleven probes of session 13, seven of session 14, six of session 15 (written Cantonese,
     // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording,
-    // families bereaved in the epidemic),
+    // families bereaved in the epidemic) and two of session 16 (quarantine and lockdown, workers),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -195,6 +195,8 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_literary_probe.tsv", 0),
         ("crisis_taiwan_wording_probe.tsv", 0),
         ("crisis_epidemic_bereavement_probe.tsv", 0),
+        ("crisis_quarantine_probe.tsv", 0),
+        ("crisis_workers_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -279,6 +281,23 @@ fn taiwan_wording_alarms_and_a_blade_for_a_parcel_does_not() {
         ("美工刀借我一下，我要拆箱子", Risk::None),
         ("用小刀切水果的时候小心点", Risk::None),
         ("週末要去河濱燒炭烤肉，記得帶烤肉醬", Risk::None),
+    ]);
+}
+
+#[test]
+fn a_cord_and_a_life_not_worth_living_alarm_and_lockdown_pain_and_fish_do_not() {
+    // The twenty-fifth and twenty-sixth probes (session 16), of people under quarantine and of
+    // workers: their misses and false alarms, with twins that must stay ordinary.
+    assert_risks(&[
+        ("半夜我就去厕所用鞋带把自己吊起来", Risk::Imminent),
+        ("我这种废物还活着干嘛", Risk::Ideation),
+        ("疼得想死，真的不想活了", Risk::Ideation),
+        ("杀鱼的刀我已经磨好了，今晚就去找他算账", Risk::HarmOthers),
+        ("人活着干嘛要那么累，开心点", Risk::None),
+        ("阳了以后浑身疼，疼得想死，吃了退烧药好多了", Risk::None),
+        ("杀鱼杀了一整天，手上全是口子", Risk::None),
+        ("用绳子把行李捆起来", Risk::None),
+        ("门口吊起来的灯笼真好看", Risk::None),
     ]);
 }
 
