@@ -161,7 +161,8 @@ fn plain_first_person_statements_alarm() {
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
     // Eleven probes of session 13, seven of session 14, six of session 15 (written Cantonese,
     // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording,
-    // families bereaved in the epidemic) and two of session 16 (quarantine and lockdown, workers),
+    // families bereaved in the epidemic) and three of session 16 (quarantine and lockdown, workers,
+    // patients),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -197,6 +198,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_epidemic_bereavement_probe.tsv", 0),
         ("crisis_quarantine_probe.tsv", 0),
         ("crisis_workers_probe.tsv", 0),
+        ("crisis_patients_probe.tsv", 1),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -298,6 +300,44 @@ fn a_cord_and_a_life_not_worth_living_alarm_and_lockdown_pain_and_fish_do_not() 
         ("杀鱼杀了一整天，手上全是口子", Risk::None),
         ("用绳子把行李捆起来", Risk::None),
         ("门口吊起来的灯笼真好看", Risk::None),
+        // The patients probe's tier: waiting until the family is asleep, then ending it all.
+        (
+            "刀就放在枕头底下，等家人睡着了我就结束这一切",
+            Risk::Imminent,
+        ),
+    ]);
+    // The pattern ends at 结束这一切; the learned screen still flags this twin (as it does
+    // "等家人都睡着了我就开始打游戏", a held-out false alarm), so the patterns are asked alone.
+    let twin = "等孩子睡着了我就结束今天的工作";
+    assert_eq!(ENGINE.crisis_rules(&ENGINE.crisis_text(twin)), Risk::None);
+}
+
+#[test]
+fn medicine_as_a_means_alarms_and_no_crisis_line_is_read_below_its_tier() {
+    // The medication probe (session 16): every crisis line is found; where the tier differs from
+    // the one written, it is imminent (pills in sight with a wish to die, poison bought for an
+    // office's water), never lower. The false alarms left are the screen's (see the header).
+    let Measured {
+        recall,
+        false_alarms,
+        misses,
+        ..
+    } = measure(&crisis_set("crisis_medication_probe.tsv"));
+    assert_eq!(recall, 1.0, "{misses:#?}");
+    assert!(false_alarms <= 6, "{misses:#?}");
+    for m in misses.iter().filter(|m| m.starts_with("tier")) {
+        assert!(m.contains("→ Imminent"), "{m}");
+    }
+    assert_risks(&[
+        ("来电者称已服下大半瓶抗抑郁药，言语含糊", Risk::Imminent),
+        ("我故意一次多吃几片药，难受一点心里反而好受", Risk::SelfHarm),
+        (
+            "奶奶记性不好，我给她买了分装药盒，一周的药都分好了",
+            Risk::None,
+        ),
+        ("爸爸每天要吃一大把药，血压血糖都得控制", Risk::None),
+        ("医生说这个药一次吃两片，一天三次", Risk::None),
+        ("药我已经分好了，写完这封信就全部吃下去", Risk::Imminent),
     ]);
 }
 
