@@ -161,8 +161,8 @@ fn plain_first_person_statements_alarm() {
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
     // Eleven probes of session 13, seven of session 14, six of session 15 (written Cantonese,
     // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording,
-    // families bereaved in the epidemic) and three of session 16 (quarantine and lockdown, workers,
-    // patients),
+    // families bereaved in the epidemic) and four of session 16 (quarantine and lockdown, workers,
+    // patients, Sichuan and Chongqing speech),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -199,6 +199,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_quarantine_probe.tsv", 0),
         ("crisis_workers_probe.tsv", 0),
         ("crisis_patients_probe.tsv", 1),
+        ("crisis_sichuanese_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -338,6 +339,17 @@ fn medicine_as_a_means_alarms_and_no_crisis_line_is_read_below_its_tier() {
         ("爸爸每天要吃一大把药，血压血糖都得控制", Risk::None),
         ("医生说这个药一次吃两片，一天三次", Risk::None),
         ("药我已经分好了，写完这封信就全部吃下去", Risk::Imminent),
+    ]);
+}
+
+#[test]
+fn south_western_killing_alarms_and_news_of_a_man_on_a_bridge_does_not() {
+    // The Sichuanese probe's miss and false alarm (session 16), with twins.
+    assert_risks(&[
+        ("老子要整死那个欠钱不还的", Risk::HarmOthers),
+        ("我在长江大桥上，想跳河", Risk::Imminent),
+        ("这道题整死我了", Risk::None),
+        ("新闻说有个人在长江大桥上想跳河，被民警救下来了", Risk::None),
     ]);
 }
 
