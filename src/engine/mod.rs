@@ -1326,12 +1326,15 @@ fn strip_placeholders(text: &str) -> String {
 
 /// Whether a token has a letter or ideograph in it; CJK is tested by range first, since
 /// `char::is_alphabetic` takes a slow path for it.
-#[inline]
+#[inline(always)]
 fn is_wordy(w: &str) -> bool {
-    // Lead bytes E4–E9 begin U+4000–U+9FFF, inside the ideograph range below: most tokens.
-    if matches!(w.as_bytes().first(), Some(0xE4..=0xE9)) {
-        return true;
-    }
+    // Lead bytes E4–E9 begin U+4000–U+9FFF, inside the ideograph range below: most tokens,
+    // decided in line; the rest out of line, so that the callers' loops stay small.
+    matches!(w.as_bytes().first(), Some(0xE4..=0xE9)) || has_letter(w)
+}
+
+#[inline(never)]
+fn has_letter(w: &str) -> bool {
     w.chars().any(|c| {
         c.is_ascii_alphabetic()
             || matches!(c as u32, 0x3400..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF)
@@ -1388,17 +1391,21 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
 
 /// Whether a token can be in the term table: punctuation, symbols and spaces, one character
 /// each, never are (a test checks the shipped dictionaries), so they skip the look-up.
-#[inline]
+#[inline(always)]
 fn may_be_term(w: &str) -> bool {
-    // Most tokens are decided by their length and first byte: more than four bytes hold two
-    // characters or more, and a lone character starting E4–E9 is an ideograph (or one of the
-    // 64 hexagram symbols, which the look-up then does not find).
+    // Most tokens are decided by their length and first byte, in line: more than four bytes
+    // hold two characters or more, and a lone character starting E4–E9 is an ideograph (or one
+    // of the 64 hexagram symbols, which the look-up then does not find).
     match w.as_bytes() {
-        [] => return false,
-        [_, _, _, _, _, ..] => return true,
-        [0xE4..=0xE9, _, _] => return true,
-        _ => {}
+        [] => false,
+        [_, _, _, _, _, ..] => true,
+        [0xE4..=0xE9, _, _] => true,
+        _ => short_may_be_term(w),
     }
+}
+
+#[inline(never)]
+fn short_may_be_term(w: &str) -> bool {
     let mut chars = w.chars();
     match (chars.next(), chars.next()) {
         (None, _) => false,
@@ -1422,6 +1429,7 @@ fn is_punctuation_block(c: char) -> bool {
 }
 
 /// Whether a token is empty or only whitespace; an ideograph's lead byte answers at once.
+#[inline(always)]
 fn is_blank(w: &str) -> bool {
     match w.as_bytes().first() {
         None => true,
@@ -1430,14 +1438,20 @@ fn is_blank(w: &str) -> bool {
     }
 }
 
+#[inline(always)]
 fn is_clause_break(w: &str) -> bool {
     // Every break is one ASCII byte or starts with E2 (…), E3 (。) or EF (fullwidth forms):
-    // ideographs (E4–E9) and longer words are ruled out by their first byte and length.
+    // ideographs (E4–E9) and longer words are ruled out by their first byte and length, in
+    // line.
     match w.as_bytes() {
-        [b] => return matches!(b, b',' | b'.' | b'!' | b'?' | b';' | b'~' | b'\n' | b':'),
-        [0xE2 | 0xE3 | 0xEF, ..] if w.len() <= 6 => {}
-        _ => return false,
+        [b] => matches!(b, b',' | b'.' | b'!' | b'?' | b';' | b'~' | b'\n' | b':'),
+        [0xE2 | 0xE3 | 0xEF, ..] if w.len() <= 6 => is_marked_break(w),
+        _ => false,
     }
+}
+
+#[inline(never)]
+fn is_marked_break(w: &str) -> bool {
     matches!(
         w,
         "，" | "。"
