@@ -161,8 +161,8 @@ fn plain_first_person_statements_alarm() {
 fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
     // Eleven probes of session 13, seven of session 14, six of session 15 (written Cantonese,
     // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording,
-    // families bereaved in the epidemic) and four of session 16 (quarantine and lockdown, workers,
-    // patients, Sichuan and Chongqing speech),
+    // families bereaved in the epidemic) and five of session 16 (quarantine and lockdown, workers,
+    // patients, Sichuan and Chongqing speech, group chats),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -200,6 +200,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_workers_probe.tsv", 0),
         ("crisis_patients_probe.tsv", 1),
         ("crisis_sichuanese_probe.tsv", 0),
+        ("crisis_group_chat_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -350,6 +351,24 @@ fn south_western_killing_alarms_and_news_of_a_man_on_a_bridge_does_not() {
         ("我在长江大桥上，想跳河", Risk::Imminent),
         ("这道题整死我了", Risk::None),
         ("新闻说有个人在长江大桥上想跳河，被民警救下来了", Risk::None),
+    ]);
+}
+
+#[test]
+fn farewells_in_a_group_chat_alarm_and_its_ordinary_traffic_does_not() {
+    // The group-chat probe's four misses (session 16), with twins.
+    assert_risks(&[
+        (
+            "小雨 2022/4/12 23:14:05 @全体成员 谢谢大家这些年的照顾，我先走一步了，药已经吃下去了",
+            Risk::Imminent,
+        ),
+        ("我到天台了，帮我照顾好我妈", Risk::Imminent),
+        ("如果哪天我不说话了，就是我去另一个世界了", Risk::Ideation),
+        ("我是不是死了对大家都好", Risk::Ideation),
+        ("我先走一步了，你们慢慢聊，明天见", Risk::None),
+        ("我在楼顶晒被子，谁能帮我照顾一下孩子", Risk::None),
+        ("我到楼顶了，帮我拿一下快递", Risk::None),
+        ("那个贪官死了对大家都好", Risk::None),
     ]);
 }
 
