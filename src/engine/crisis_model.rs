@@ -436,6 +436,57 @@ impl CrisisModel {
         count
     }
 
+    /// Whether a sentence of at most `WINDOW_CHARS` characters may reach the threshold, as
+    /// `bound_reaches` on its `ceilings` says, summed as they are found rather than stored:
+    /// nearly every sentence is this short. None when the sentence is longer (it is read in
+    /// windows).
+    #[inline(never)]
+    fn short_bound_reaches(&self, sentence: &str) -> Option<bool> {
+        let (unigrams, places) = (&self.unigrams[..], &self.places[..]);
+        let (mut a, mut b) = (0u64, 0u64);
+        let (mut place_a, mut place_b) = (0u8, 0u8);
+        let (mut count, mut m) = (0usize, 0u32);
+        let mut sum = 0.0f64;
+        for c in sentence.chars() {
+            count += 1;
+            if is_space(c) {
+                continue;
+            }
+            m += 1;
+            let k = c as u64 + 1;
+            let place = places.get(c as usize).copied().unwrap_or(u8::MAX);
+            sum += f64::from(match unigrams.get(c as usize) {
+                Some(&w) => w,
+                None => self.positive.get(k).unwrap_or(0.0),
+            });
+            // The first character ends no pair (place_b is 0), the first two no triple.
+            if place_b & PAIR_FIRST != 0 && place & PAIR_LAST != 0 {
+                sum += f64::from(self.positive.get(b << 21 | k).unwrap_or(0.0));
+            }
+            if place_a & TRIPLE_FIRST != 0
+                && place_b & TRIPLE_MIDDLE != 0
+                && place & TRIPLE_LAST != 0
+            {
+                sum += f64::from(self.positive.get(a << 42 | b << 21 | k).unwrap_or(0.0));
+            }
+            (a, b, place_a, place_b) = (b, k, place_b, place);
+        }
+        if count > WINDOW_CHARS {
+            return None;
+        }
+        Some(m > 0 && self.bound_of_sum(sum, m))
+    }
+
+    /// Whether `sum`, the ceilings of `m` non-space characters added up, may reach the
+    /// threshold.
+    #[inline(always)]
+    fn bound_of_sum(&self, sum: f64, m: u32) -> bool {
+        // m characters make m n-grams of one, m − 1 of two and m − 2 of three.
+        let n = (3 * m).saturating_sub(3).max(1);
+        // A margin for rounding: the exact score sums other terms in another order.
+        logistic(self.bias + sum as f32 * scale(n) + 1e-4) >= self.threshold
+    }
+
     /// Whether a stretch of a sentence, as the ceilings of its non-space characters, may reach
     /// the threshold. Its first character ends no pair of the stretch, and its first two no
     /// triple.
@@ -454,10 +505,7 @@ impl CrisisModel {
                 sum += f64::from(c.triple);
             }
         }
-        // m characters make m n-grams of one, m − 1 of two and m − 2 of three.
-        let n = (3 * m as u32).saturating_sub(3).max(1);
-        // A margin for rounding: the exact score sums other terms in another order.
-        logistic(self.bias + sum as f32 * scale(n) + 1e-4) >= self.threshold
+        self.bound_of_sum(sum, m as u32)
     }
 
     /// The sum of a sentence's n-gram weights and how many n-grams there were.
@@ -504,6 +552,21 @@ impl CrisisModel {
         // are those of `windows`, as ranges of characters.
         let mut ceilings = Vec::new();
         for whole in whole_sentences(text) {
+            let short = if whole.len() <= 3 * WINDOW_CHARS {
+                self.short_bound_reaches(whole)
+            } else {
+                None
+            };
+            if let Some(reaches) = short {
+                if reaches {
+                    let s = mask(whole);
+                    let p = self.probability(&s);
+                    if p >= self.threshold && best.as_ref().is_none_or(|(q, _)| p > *q) {
+                        best = Some((p, s));
+                    }
+                }
+                continue;
+            }
             let chars = self.ceilings(whole, &mut ceilings);
             let step = WINDOW_CHARS / 2;
             let mut start = 0;
@@ -950,10 +1013,15 @@ mod tests {
             }
             sentences_seen.push(s);
         }
-        let (mut flagged, mut skipped) = (0, 0);
+        let (mut flagged, mut skipped, mut shorts) = (0, 0, 0);
         for s in &sentences_seen {
             let exact = model.probability(s) >= model.threshold;
             let may = model.may_reach_threshold(s);
+            // A short sentence's bound is summed as it is read; it must be the same bound.
+            if let Some(short) = model.short_bound_reaches(s) {
+                assert_eq!(short, may, "the two sums of the bound differ: {s}");
+                shorts += 1;
+            }
             assert!(
                 may || !exact,
                 "the bound passed over a flagged sentence: {s}"
@@ -969,6 +1037,7 @@ mod tests {
             skipped > 300,
             "{skipped} skipped: the bound must rule sentences out"
         );
+        assert!(shorts > 1000, "{shorts} short sentences checked");
     }
 
     /// The screen reads a long sentence's windows through the ceilings found once for the
