@@ -127,6 +127,7 @@ embedded! {
     user_dict => "user_dict.txt",
     negators => "negators.txt",
     degree => "degree.txt",
+    complements => "complements.txt",
     adversatives => "adversatives.txt",
     polarity => "polarity.tsv",
     learned => "polarity_learned.tsv",
@@ -147,6 +148,8 @@ enum Role {
     Plain,
     Negator,
     Degree(f32),
+    /// A degree complement (死 of 开心死了): scales the lexicon word just before it.
+    Complement(f32),
     Adversative,
 }
 
@@ -442,6 +445,13 @@ impl Engine {
                 .split_once('\t')
                 .context("degree.txt: word<TAB>multiplier")?;
             entry(&mut terms, w).role = Role::Degree(v.trim().parse().context("degree.txt")?);
+        }
+        for line in data_lines(&d.complements) {
+            let (w, v) = line
+                .split_once('\t')
+                .context("complements.txt: word<TAB>multiplier")?;
+            entry(&mut terms, w).role =
+                Role::Complement(v.trim().parse().context("complements.txt")?);
         }
         for w in data_lines(&d.adversatives) {
             entry(&mut terms, w.trim()).role = Role::Adversative;
@@ -746,6 +756,8 @@ impl Engine {
         let mut degree = 1.0f32;
         let mut adversative_at: Option<usize> = None;
         let mut clause = 0u32;
+        // The token the last hit was read from: a complement scales it only from just after.
+        let mut last_hit_token = usize::MAX;
         let close_clause = |hits: &mut Vec<Hit<'t>>, start: usize, end_token: &str| {
             let rule = match end_token {
                 "？" | "?" => Some((RULE_QUESTION, QUESTION)),
@@ -785,6 +797,19 @@ impl Engine {
                     adversative_at = Some(hits.len());
                     continue;
                 }
+                Role::Complement(m) => {
+                    // 开心死了 is very happy, and 笑死我了 laughter: 死 read as a word of its own
+                    // made both negative. After a word of no lexicon (病人死了) it is one.
+                    let host = hits
+                        .last_mut()
+                        .filter(|_| last_hit_token + 1 == i)
+                        .filter(|h| h.curated != 0.0 || h.emotion.is_some());
+                    if let Some(h) = host {
+                        h.modifier *= m;
+                        h.degree *= m;
+                        continue;
+                    }
+                }
                 Role::Plain => {}
             }
             if info.is_some_and(|i| i.function) || !is_wordy(word) {
@@ -814,6 +839,7 @@ impl Engine {
                 clause_rule: 0,
                 sentence_rule: 0,
             });
+            last_hit_token = i;
             negated = false;
             degree = 1.0;
         }
@@ -1591,6 +1617,51 @@ mod tests {
             sorted.sort_by(order);
             let expected: Vec<u32> = sorted.iter().take(k).map(|p| p.1).collect();
             assert_eq!(largest_k(items.into_iter(), k), expected);
+        }
+    }
+
+    /// 死 after a lexicon word intensifies it (开心死了 is very happy, not sad or angry); after
+    /// any other word it is a word of its own.
+    #[test]
+    fn a_degree_complement_intensifies_the_lexicon_word_before_it() {
+        for (text, polarity, host, times) in [
+            ("开心死了", Some(Polarity::Positive), "开心", "×1.5"),
+            (
+                "看到你们平安回家，高兴坏了",
+                Some(Polarity::Positive),
+                "高兴",
+                "×1.3",
+            ),
+            ("今天开心极了", Some(Polarity::Positive), "开心", "×1.8"),
+            ("伤心死了", Some(Polarity::Negative), "伤心", "×1.5"),
+            // Its polarity is learned: SMP2020's annotators read many a 笑死 as scorn.
+            ("笑死我了", None, "笑", "×1.5"),
+        ] {
+            let a = ENGINE.analyze(text);
+            if let Some(p) = polarity {
+                assert_eq!(a.polarity, p, "{text}: {:?}", a.terms);
+            }
+            assert!(
+                a.terms
+                    .iter()
+                    .any(|t| t.term == host && t.rule.contains(times)),
+                "{text}: {:?}",
+                a.terms
+            );
+            assert!(
+                !a.terms.iter().any(|t| t.term == "死"),
+                "{text}: {:?}",
+                a.terms
+            );
+        }
+        for text in ["病人死了", "他死了", "开心的人，死了"] {
+            let a = ENGINE.analyze(text);
+            assert!(
+                a.terms.iter().any(|t| t.term == "死"),
+                "{text}: {:?}",
+                a.terms
+            );
+            assert_eq!(a.polarity, Polarity::Negative, "{text}: {:?}", a.terms);
         }
     }
 
