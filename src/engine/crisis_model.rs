@@ -208,15 +208,18 @@ const TRIPLE_FIRST: u8 = 4;
 const TRIPLE_MIDDLE: u8 = 8;
 const TRIPLE_LAST: u8 = 16;
 
-/// One non-space character of a sentence as the bound reads it: which character of the
-/// sentence it is (spaces counted), and the most that the n-grams ending at it can add to a
-/// score: its own weight, and the positive weights of the pair and the triple it ends.
+/// What the n-grams of one block of `WINDOW_CHARS / 2` characters of a sentence may add to a
+/// score at most (the bound): each non-space character's own weight and the positive weights
+/// of the pair and the triple it ends. A window is two neighbouring blocks; its first character
+/// ends no pair of the window, and its first two no triple, so the block keeps those of its
+/// first two non-space characters apart to be taken off.
 #[derive(Clone, Copy)]
-struct Ceiling {
-    index: u32,
-    own: f32,
-    pair: f32,
-    triple: f32,
+struct Block {
+    sum: f64,
+    /// Non-space characters.
+    m: u32,
+    /// The pair and triple ceilings of its first two non-space characters (the first `m`).
+    heads: [(f32, f32); 2],
 }
 
 /// A flagged text: its most alarming sentence's probability, the tier, and the n-grams that
@@ -378,29 +381,38 @@ impl CrisisModel {
         logistic(self.bias + sum * scale(n))
     }
 
-    /// Whether a sentence may reach the threshold: its characters' own weights plus only the
-    /// positive weights of its pairs and triples bound its score from above.
+    /// Whether a sentence of at most `WINDOW_CHARS` characters may reach the threshold: its
+    /// characters' own weights plus only the positive weights of its pairs and triples bound
+    /// its score from above.
     #[cfg(test)]
     fn may_reach_threshold(&self, sentence: &str) -> bool {
-        let mut ceilings = Vec::new();
-        self.ceilings(sentence, &mut ceilings);
-        self.bound_reaches(&ceilings)
+        let mut blocks = Vec::new();
+        assert!(self.blocks(sentence, &mut blocks) <= WINDOW_CHARS);
+        self.window_reaches(&blocks, 0)
     }
 
-    /// What each non-space character of `sentence` and the pair and triple it ends may add to
-    /// a score (see `Ceiling`), into `out`; and how many characters, spaces too, it has.
-    /// Kept out of line: inlined into the screen's loop, it took more instructions (callgrind).
+    /// The ceilings of `sentence`'s n-grams (see `Block`), block by block into `out`; and how
+    /// many characters, spaces too, it has. One pass: a long sentence's overlapping windows
+    /// are read from the blocks, not from the text again.
     #[inline(never)]
-    fn ceilings(&self, sentence: &str, out: &mut Vec<Ceiling>) -> usize {
+    fn blocks(&self, sentence: &str, out: &mut Vec<Block>) -> usize {
         out.clear();
-        // No more characters than bytes: no growth inside the loop.
-        out.reserve(sentence.len());
         let (unigrams, places) = (&self.unigrams[..], &self.places[..]);
         // The two characters before, as keys (code point plus one; 0 for none), and their places.
         let (mut a, mut b) = (0u64, 0u64);
         let (mut place_a, mut place_b) = (0u8, 0u8);
-        let mut count = 0;
+        // The block being read, in locals: kept in a struct, its fields went through memory
+        // on every character.
+        let (mut sum, mut m, mut heads) = (0.0f64, 0u32, [(0.0f32, 0.0f32); 2]);
+        // Characters, spaces too: of the sentence, and left in the block.
+        let (mut count, mut left) = (0usize, WINDOW_CHARS / 2);
         for c in sentence.chars() {
+            if left == 0 {
+                out.push(Block { sum, m, heads });
+                (sum, m) = (0.0, 0);
+                left = WINDOW_CHARS / 2;
+            }
+            left -= 1;
             count += 1;
             if is_space(c) {
                 continue;
@@ -412,6 +424,7 @@ impl CrisisModel {
                 Some(&w) => w,
                 None => self.positive.get(k).unwrap_or(0.0),
             };
+            // The first character ends no pair (place_b is 0), the first two no triple.
             let pair = if place_b & PAIR_FIRST != 0 && place & PAIR_LAST != 0 {
                 self.positive.get(b << 21 | k).unwrap_or(0.0)
             } else {
@@ -425,87 +438,43 @@ impl CrisisModel {
             } else {
                 0.0
             };
-            out.push(Ceiling {
-                index: count as u32 - 1,
-                own,
-                pair,
-                triple,
-            });
+            sum += f64::from(own);
+            sum += f64::from(pair);
+            sum += f64::from(triple);
+            if m < 2 {
+                heads[m as usize] = (pair, triple);
+            }
+            m += 1;
             (a, b, place_a, place_b) = (b, k, place_b, place);
+        }
+        if count > 0 {
+            out.push(Block { sum, m, heads });
         }
         count
     }
 
-    /// Whether a sentence of at most `WINDOW_CHARS` characters may reach the threshold, as
-    /// `bound_reaches` on its `ceilings` says, summed as they are found rather than stored:
-    /// nearly every sentence is this short. None when the sentence is longer (it is read in
-    /// windows).
-    #[inline(never)]
-    fn short_bound_reaches(&self, sentence: &str) -> Option<bool> {
-        let (unigrams, places) = (&self.unigrams[..], &self.places[..]);
-        let (mut a, mut b) = (0u64, 0u64);
-        let (mut place_a, mut place_b) = (0u8, 0u8);
-        let (mut count, mut m) = (0usize, 0u32);
-        let mut sum = 0.0f64;
-        for c in sentence.chars() {
-            count += 1;
-            if is_space(c) {
-                continue;
-            }
-            m += 1;
-            let k = c as u64 + 1;
-            let place = places.get(c as usize).copied().unwrap_or(u8::MAX);
-            sum += f64::from(match unigrams.get(c as usize) {
-                Some(&w) => w,
-                None => self.positive.get(k).unwrap_or(0.0),
-            });
-            // The first character ends no pair (place_b is 0), the first two no triple.
-            if place_b & PAIR_FIRST != 0 && place & PAIR_LAST != 0 {
-                sum += f64::from(self.positive.get(b << 21 | k).unwrap_or(0.0));
-            }
-            if place_a & TRIPLE_FIRST != 0
-                && place_b & TRIPLE_MIDDLE != 0
-                && place & TRIPLE_LAST != 0
-            {
-                sum += f64::from(self.positive.get(a << 42 | b << 21 | k).unwrap_or(0.0));
-            }
-            (a, b, place_a, place_b) = (b, k, place_b, place);
+    /// Whether the window starting at block `first` (that block and the next, if any) may
+    /// reach the threshold.
+    fn window_reaches(&self, blocks: &[Block], first: usize) -> bool {
+        let window = &blocks[first..blocks.len().min(first + 2)];
+        let m: u32 = window.iter().map(|b| b.m).sum();
+        if m == 0 {
+            return false;
         }
-        if count > WINDOW_CHARS {
-            return None;
+        let mut sum: f64 = window.iter().map(|b| b.sum).sum();
+        // What the window's first two non-space characters end outside it (nothing at the
+        // start of a sentence).
+        let mut heads = window.iter().flat_map(|b| &b.heads[..b.m.min(2) as usize]);
+        if let Some(&(pair, triple)) = heads.next() {
+            sum -= f64::from(pair) + f64::from(triple);
         }
-        Some(m > 0 && self.bound_of_sum(sum, m))
-    }
-
-    /// Whether `sum`, the ceilings of `m` non-space characters added up, may reach the
-    /// threshold.
-    #[inline(always)]
-    fn bound_of_sum(&self, sum: f64, m: u32) -> bool {
+        if let Some(&(_, triple)) = heads.next() {
+            sum -= f64::from(triple);
+        }
         // m characters make m n-grams of one, m − 1 of two and m − 2 of three.
         let n = (3 * m).saturating_sub(3).max(1);
         // A margin for rounding: the exact score sums other terms in another order.
         logistic(self.bias + sum as f32 * scale(n) + 1e-4) >= self.threshold
-    }
-
-    /// Whether a stretch of a sentence, as the ceilings of its non-space characters, may reach
-    /// the threshold. Its first character ends no pair of the stretch, and its first two no
-    /// triple.
-    fn bound_reaches(&self, ceilings: &[Ceiling]) -> bool {
-        let m = ceilings.len();
-        if m == 0 {
-            return false;
-        }
-        let mut sum = 0.0f64;
-        for (i, c) in ceilings.iter().enumerate() {
-            sum += f64::from(c.own);
-            if i >= 1 {
-                sum += f64::from(c.pair);
-            }
-            if i >= 2 {
-                sum += f64::from(c.triple);
-            }
-        }
-        self.bound_of_sum(sum, m as u32)
     }
 
     /// The sum of a sentence's n-gram weights and how many n-grams there were.
@@ -548,52 +517,29 @@ impl CrisisModel {
         mask: &dyn Fn(&'t str) -> Cow<'t, str>,
     ) -> Option<Screen> {
         let mut best: Option<(f32, Cow<'t, str>)> = None;
-        // The ceilings of a long sentence are found once for all its overlapping windows, which
-        // are those of `windows`, as ranges of characters.
-        let mut ceilings = Vec::new();
+        let mut blocks = Vec::new();
         for whole in whole_sentences(text) {
-            let short = if whole.len() <= 3 * WINDOW_CHARS {
-                self.short_bound_reaches(whole)
-            } else {
-                None
-            };
-            if let Some(reaches) = short {
-                if reaches {
-                    let s = mask(whole);
+            let chars = self.blocks(whole, &mut blocks);
+            // The windows of `windows`: block k and the next, from character k × step, until
+            // one reaches the end.
+            let step = WINDOW_CHARS / 2;
+            for first in 0..blocks.len() {
+                let start = first * step;
+                let last = chars - start <= WINDOW_CHARS;
+                if self.window_reaches(&blocks, first) {
+                    let window = if first == 0 && last {
+                        whole
+                    } else {
+                        let end = if last { chars } else { start + WINDOW_CHARS };
+                        let byte =
+                            |i: usize| whole.char_indices().nth(i).map_or(whole.len(), |(b, _)| b);
+                        &whole[byte(start)..byte(end)]
+                    };
+                    let s = mask(window);
                     let p = self.probability(&s);
                     if p >= self.threshold && best.as_ref().is_none_or(|(q, _)| p > *q) {
                         best = Some((p, s));
                     }
-                }
-                continue;
-            }
-            let chars = self.ceilings(whole, &mut ceilings);
-            let step = WINDOW_CHARS / 2;
-            let mut start = 0;
-            loop {
-                let last = chars - start <= WINDOW_CHARS;
-                let end = if last { chars } else { start + WINDOW_CHARS };
-                let window = if start == 0 && last {
-                    &ceilings[..]
-                } else {
-                    let first = ceilings.partition_point(|c| (c.index as usize) < start);
-                    let after = ceilings.partition_point(|c| (c.index as usize) < end);
-                    &ceilings[first..after]
-                };
-                let reaches = self.bound_reaches(window);
-                let from = start;
-                start += step;
-                if !reaches {
-                    if last {
-                        break;
-                    }
-                    continue;
-                }
-                let byte = |i: usize| whole.char_indices().nth(i).map_or(whole.len(), |(b, _)| b);
-                let s = mask(&whole[byte(from)..byte(end)]);
-                let p = self.probability(&s);
-                if p >= self.threshold && best.as_ref().is_none_or(|(q, _)| p > *q) {
-                    best = Some((p, s));
                 }
                 if last {
                     break;
@@ -1013,15 +959,10 @@ mod tests {
             }
             sentences_seen.push(s);
         }
-        let (mut flagged, mut skipped, mut shorts) = (0, 0, 0);
+        let (mut flagged, mut skipped) = (0, 0);
         for s in &sentences_seen {
             let exact = model.probability(s) >= model.threshold;
             let may = model.may_reach_threshold(s);
-            // A short sentence's bound is summed as it is read; it must be the same bound.
-            if let Some(short) = model.short_bound_reaches(s) {
-                assert_eq!(short, may, "the two sums of the bound differ: {s}");
-                shorts += 1;
-            }
             assert!(
                 may || !exact,
                 "the bound passed over a flagged sentence: {s}"
@@ -1037,10 +978,9 @@ mod tests {
             skipped > 300,
             "{skipped} skipped: the bound must rule sentences out"
         );
-        assert!(shorts > 1000, "{shorts} short sentences checked");
     }
 
-    /// The screen reads a long sentence's windows through the ceilings found once for the
+    /// The screen reads a long sentence's windows through the blocks found once for the
     /// whole sentence: it must find what reading each window of `sentences` alone finds.
     #[test]
     fn the_screen_finds_the_windows_that_sentences_give() {
