@@ -162,7 +162,8 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
     // Eleven probes of session 13, seven of session 14, six of session 15 (written Cantonese,
     // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording,
     // families bereaved in the epidemic) and five of session 16 (quarantine and lockdown, workers,
-    // patients, Sichuan and Chongqing speech, group chats),
+    // patients, Sichuan and Chongqing speech, group chats) and two of session 17 (love and its end,
+    // mothers after childbirth),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -201,6 +202,9 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_patients_probe.tsv", 1),
         ("crisis_sichuanese_probe.tsv", 0),
         ("crisis_group_chat_probe.tsv", 0),
+        // A report of another's words alarms by design; the other is the screen's.
+        ("crisis_breakup_probe.tsv", 2),
+        ("crisis_postpartum_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -351,6 +355,46 @@ fn south_western_killing_alarms_and_news_of_a_man_on_a_bridge_does_not() {
         ("我在长江大桥上，想跳河", Risk::Imminent),
         ("这道题整死我了", Risk::None),
         ("新闻说有个人在长江大桥上想跳河，被民警救下来了", Risk::None),
+    ]);
+}
+
+#[test]
+fn a_note_left_and_a_death_day_chosen_alarm_and_a_dead_person_s_letter_does_not() {
+    // The break-up probe's misses and false alarm (session 17), with twins.
+    assert_risks(&[
+        (
+            "这是我给你发的最后一条消息，遗书放在你家门口的信箱里了",
+            Risk::Imminent,
+        ),
+        ("你结婚那天，就是我的忌日，日子我都选好了", Risk::Imminent),
+        ("来电者称儿子的遗书放在桌上，人联系不上", Risk::Imminent),
+        ("来电者称发现女儿写的遗书，很害怕", Risk::Ideation),
+        ("爷爷留下的遗书放在抽屉里", Risk::None),
+        ("整理遗物时发现爷爷写的遗书", Risk::None),
+        ("看了一部电影，主角写了遗书以后失联了", Risk::None),
+        ("今天是我爸的忌日", Risk::None),
+        ("男朋友说我做的菜难吃死了，气得我不想理他", Risk::None),
+        ("楼上装修吵死了", Risk::None),
+    ]);
+}
+
+#[test]
+fn a_mother_s_leap_with_her_baby_and_her_fear_of_harming_him_alarm_at_their_tier() {
+    // The postpartum probe's two lines that only the screen read, and at a lower tier (session 17).
+    assert_risks(&[
+        (
+            "生完孩子三个月了，每天晚上都想抱着孩子从窗户跳下去，今晚老公不在家",
+            Risk::Imminent,
+        ),
+        ("我想抱着孩子一起死", Risk::Imminent),
+        ("她带着孩子一起走了，回娘家了", Risk::None),
+        (
+            "孩子哭了一整夜，我真怕自己会忍不住把他捂死",
+            Risk::HarmOthers,
+        ),
+        ("被子盖太厚会把宝宝捂死", Risk::None),
+        ("带着孩子一起走亲戚", Risk::None),
+        ("抱着孩子跳下公交车，差点摔倒", Risk::None),
     ]);
 }
 
