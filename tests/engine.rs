@@ -162,8 +162,8 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
     // Eleven probes of session 13, seven of session 14, six of session 15 (written Cantonese,
     // internet slang, speech-to-text transcripts of calls, literary wording, Taiwan wording,
     // families bereaved in the epidemic) and five of session 16 (quarantine and lockdown, workers,
-    // patients, Sichuan and Chongqing speech, group chats) and two of session 17 (love and its end,
-    // mothers after childbirth),
+    // patients, Sichuan and Chongqing speech, group chats) and three of session 17 (love and its end,
+    // mothers after childbirth, north-eastern speech),
     // each written before being scored (see
     // the files' headers): a caller on a roof or outside a balcony, a last message to family,
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
@@ -205,6 +205,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         // A report of another's words alarms by design; the other is the screen's.
         ("crisis_breakup_probe.tsv", 2),
         ("crisis_postpartum_probe.tsv", 0),
+        ("crisis_northeastern_probe.tsv", 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5),
     ] {
@@ -395,6 +396,22 @@ fn a_mother_s_leap_with_her_baby_and_her_fear_of_harming_him_alarm_at_their_tier
         ("被子盖太厚会把宝宝捂死", Risk::None),
         ("带着孩子一起走亲戚", Risk::None),
         ("抱着孩子跳下公交车，差点摔倒", Risk::None),
+    ]);
+}
+
+#[test]
+fn north_eastern_killing_roofs_ropes_and_blades_alarm_and_the_same_words_at_home_do_not() {
+    // The north-eastern probe's four misses (session 17), with twins.
+    assert_risks(&[
+        ("那瘪犊子再来要账，我非得削死他不可", Risk::HarmOthers),
+        ("我搁楼顶上呢，跟我妈说一声，我先走了", Risk::Imminent),
+        ("绳子都拴房梁上了，寻思最后给你打个电话", Risk::Imminent),
+        ("昨儿又拿刀片往腕子上拉了两道", Risk::SelfHarm),
+        ("削苹果削了一下午", Risk::None),
+        ("我在楼顶收衣服呢，你先走吧", Risk::None),
+        ("拿刀在案板上拉了两道口子", Risk::None),
+        ("腊肉用绳子挂房梁上了", Risk::None),
+        ("我搁家呢，你来吧", Risk::None),
     ]);
 }
 
