@@ -416,6 +416,22 @@ fn north_eastern_killing_roofs_ropes_and_blades_alarm_and_the_same_words_at_home
 }
 
 #[test]
+fn a_rope_tied_where_one_hangs_alarms_and_a_rope_tied_for_a_chore_does_not() {
+    // Means and a tying word were imminent together until session 17, whatever was tied.
+    assert_risks(&[
+        ("绳子我已经系好了，就在房梁上", Risk::Imminent),
+        ("绳子已经挂在门框上了", Risk::Imminent),
+        ("绳子挂好了，凳子也搬来了", Risk::Imminent),
+        ("我已经把绳子系在阳台的晾衣架上了", Risk::Imminent),
+        ("绳子我已经系好了，就差最后一步。", Risk::Imminent),
+        ("把晾衣服的绳子拴在树上", Risk::None),
+        ("用绳子把狗拴在门口", Risk::None),
+        ("搬家的时候用绳子把箱子绑在车上", Risk::None),
+        ("帐篷的绳子系在树上了", Risk::None),
+    ]);
+}
+
+#[test]
 fn farewells_in_a_group_chat_alarm_and_its_ordinary_traffic_does_not() {
     // The group-chat probe's four misses (session 16), with twins.
     assert_risks(&[

@@ -92,7 +92,7 @@ impl CrisisFile {
 }
 
 /// The cue categories of `[cues]`, one bit each.
-const CUES: [&str; 17] = [
+const CUES: [&str; 19] = [
     "death",
     "wish",
     "sleep",
@@ -103,6 +103,8 @@ const CUES: [&str; 17] = [
     "place",
     "overdose",
     "seal",
+    "tie",
+    "hang",
     "countdown",
     "self_act",
     "body",
@@ -367,6 +369,9 @@ impl CueRules {
             && (has(cue!("death"))
                 || has(cue!("overdose"))
                 || has(cue!("seal"))
+                // A rope tied is made ready only where one hangs from (房梁, 脖子) or with a last
+                // step counted: tied to a tree, a car or a dog it is a chore.
+                || (has(cue!("tie")) && (has(cue!("hang")) || has(cue!("countdown"))))
                 || (has(cue!("place")) && (has(cue!("first")) || has(cue!("self"))))))
             || (has(cue!("place")) && (has(cue!("death")) || has(cue!("countdown"))))
         {
