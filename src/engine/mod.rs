@@ -440,18 +440,16 @@ impl Engine {
         for w in data_lines(&d.negators) {
             entry(&mut terms, w.trim()).role = Role::Negator;
         }
-        for line in data_lines(&d.degree) {
-            let (w, v) = line
-                .split_once('\t')
-                .context("degree.txt: word<TAB>multiplier")?;
-            entry(&mut terms, w).role = Role::Degree(v.trim().parse().context("degree.txt")?);
-        }
-        for line in data_lines(&d.complements) {
-            let (w, v) = line
-                .split_once('\t')
-                .context("complements.txt: word<TAB>multiplier")?;
-            entry(&mut terms, w).role =
-                Role::Complement(v.trim().parse().context("complements.txt")?);
+        for (text, file, role) in [
+            (&d.degree, "degree.txt", Role::Degree as fn(f32) -> Role),
+            (&d.complements, "complements.txt", Role::Complement),
+        ] {
+            for line in data_lines(text) {
+                let (w, v) = line
+                    .split_once('\t')
+                    .with_context(|| format!("{file}: word<TAB>multiplier"))?;
+                entry(&mut terms, w).role = role(v.trim().parse().context(file)?);
+            }
         }
         for w in data_lines(&d.adversatives) {
             entry(&mut terms, w.trim()).role = Role::Adversative;
@@ -757,7 +755,7 @@ impl Engine {
         let mut adversative_at: Option<usize> = None;
         let mut clause = 0u32;
         // The token the last hit was read from: a complement scales it only from just after.
-        let mut last_hit_token = usize::MAX;
+        let mut last_hit_token: Option<usize> = None;
         let close_clause = |hits: &mut Vec<Hit<'t>>, start: usize, end_token: &str| {
             let rule = match end_token {
                 "？" | "?" => Some((RULE_QUESTION, QUESTION)),
@@ -802,7 +800,7 @@ impl Engine {
                     // made both negative. After a word of no lexicon (病人死了) it is one.
                     let host = hits
                         .last_mut()
-                        .filter(|_| last_hit_token + 1 == i)
+                        .filter(|_| last_hit_token.map(|t| t + 1) == Some(i))
                         .filter(|h| h.curated != 0.0 || h.emotion.is_some());
                     if let Some(h) = host {
                         h.modifier *= m;
@@ -839,7 +837,7 @@ impl Engine {
                 clause_rule: 0,
                 sentence_rule: 0,
             });
-            last_hit_token = i;
+            last_hit_token = Some(i);
             negated = false;
             degree = 1.0;
         }
