@@ -141,6 +141,21 @@ enum Command {
         #[arg(long)]
         dictionaries: Option<PathBuf>,
     },
+    /// Write the segmenter's dictionary (dictionaries/segmenter.txt): jieba's dictionary less
+    /// its rare words, keeping single characters and every word the curated dictionaries name.
+    PruneSegmenter {
+        /// jieba's dictionary, `word freq [tag]` lines (src/data/dict.txt of the jieba-rs crate).
+        #[arg(long)]
+        jieba_dict: PathBuf,
+        /// Words of lower frequency are left out.
+        #[arg(long, default_value_t = 20)]
+        min_freq: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// Dictionaries directory overriding the embedded files.
+        #[arg(long)]
+        dictionaries: Option<PathBuf>,
+    },
     /// Learn the crisis screen from crisis sets and ordinary text (dictionaries/crisis_model.tsv).
     TrainCrisis {
         #[command(flatten)]
@@ -372,6 +387,18 @@ fn run(cli: Cli) -> Result<u8> {
                 let n = textcmd::train_emotions(&engine, &data, &path, &command_line)?;
                 println!("wrote {n} learned emotion rows to {}", path.display());
             }
+            Ok(0)
+        }
+        Command::PruneSegmenter {
+            jieba_dict,
+            min_freq,
+            out,
+            dictionaries,
+        } => {
+            let engine = Engine::load(dictionaries.as_deref())?;
+            let (kept, total) =
+                textcmd::prune_segmenter(&engine, &jieba_dict, min_freq, &out, &command_line())?;
+            println!("wrote {kept} of {total} words to {}", out.display());
             Ok(0)
         }
         Command::TrainCrisis { crisis, out } => {

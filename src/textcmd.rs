@@ -1,7 +1,7 @@
 //! The text commands: `score`, `segment`, `eval` and `train`.
 
 use crate::engine::learn::{self, Example, TrainOptions};
-use crate::engine::{Analysis, Engine, Polarity, EMOTIONS};
+use crate::engine::{segmenter, Analysis, Engine, Polarity, EMOTIONS};
 use crate::error::{Failure, FailureKind};
 use crate::textio::{cell, read_labelled, DataSpec, Gold, Input, LabelScheme};
 use anyhow::{Context, Result};
@@ -717,6 +717,32 @@ pub fn train(engine: &Engine, data: &[DataSpec], out: &Path, command_line: &str)
     std::fs::write(out, learn::render(&learned, &provenance))
         .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(n)
+}
+
+/// Writes the segmenter's dictionary from jieba's (`segmenter::prune`), with a header that
+/// names the source and the command; returns the words kept and read.
+pub fn prune_segmenter(
+    engine: &Engine,
+    jieba_dict: &Path,
+    min_freq: u64,
+    out: &Path,
+    command_line: &str,
+) -> Result<(usize, usize)> {
+    let text = std::fs::read_to_string(jieba_dict)
+        .with_context(|| format!("cannot read {}", jieba_dict.display()))?;
+    let keep: rustc_hash::FxHashSet<&str> = engine.curated_words().collect();
+    let pruned = segmenter::prune(&text, min_freq, &keep)
+        .with_context(|| format!("in {}", jieba_dict.display()))?;
+    let header = format!(
+        "# The segmenter's dictionary: jieba's dict.txt (jieba-rs 0.11, MIT) less its rare words.\n\
+         # Kept {} of {} words: frequency {min_freq} or more, single characters, and the words the\n\
+         # curated dictionaries name. `word freq` per line; an empty file means jieba's full dictionary.\n\
+         # Reproduce with: {command_line}\n",
+        pruned.kept, pruned.total
+    );
+    std::fs::write(out, header + &pruned.body)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok((pruned.kept, pruned.total))
 }
 
 /// In-process throughput of the engine beside a bare jieba-rs cut of the same texts (HMM on),

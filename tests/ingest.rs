@@ -559,7 +559,26 @@ fn ingest_scores_text_bearing_rows_as_they_are_stored() {
         .unwrap()
         .iter()
         .any(|t| t == "quarantine"));
-    assert!(messages[1]["sentiment_score"].as_f64().unwrap() < 0.0);
+    // Each stored score is what `score` gives for the same (here PII-free) text.
+    let scored = env.ok(&[
+        "score",
+        "--input",
+        fixture("feedback_day1.csv").to_str().unwrap(),
+        "--text-column",
+        "留言内容",
+        "--id-column",
+        "留言编号",
+    ]);
+    let scored: Vec<serde_json::Value> = scored
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(scored.len(), messages.len());
+    for (stored, fresh) in messages.iter().zip(&scored) {
+        assert_eq!(stored["msg_id"], fresh["id"]);
+        assert_eq!(stored["polarity"], fresh["polarity"]);
+        assert_eq!(stored["sentiment_score"], fresh["score"]);
+    }
     // Ingesting the same records again is no change, scores included.
     let out = env.ok(&[
         "ingest",

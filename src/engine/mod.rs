@@ -14,6 +14,7 @@ pub mod crisis_model;
 mod gate;
 pub mod learn;
 pub mod normalize;
+pub mod segmenter;
 mod table;
 
 use anyhow::{Context, Result};
@@ -124,6 +125,7 @@ macro_rules! embedded {
 }
 
 embedded! {
+    segmenter => "segmenter.txt",
     user_dict => "user_dict.txt",
     negators => "negators.txt",
     degree => "degree.txt",
@@ -362,11 +364,11 @@ impl Engine {
     }
 
     pub fn new(d: &Dictionaries) -> Result<Engine> {
-        // Loading jieba's 350,000-word dictionary (0.11 s here) and parsing the learned weights
-        // (0.02 s) run on threads of their own while the rest is built (0.14 s).
+        // Loading the segmenter's dictionary and parsing the learned weights (0.02 s each)
+        // run on threads of their own while the rest is built.
         std::thread::scope(|s| {
             let segmenter = s.spawn(|| -> Result<Jieba> {
-                let mut jieba = Jieba::new();
+                let mut jieba = segmenter::segmenter(&d.segmenter)?;
                 jieba
                     .load_dict(&mut d.user_dict.as_bytes())
                     .context("user_dict.txt")?;
@@ -522,6 +524,21 @@ impl Engine {
         Ok((engine, topic_words))
     }
 
+    /// The words the curated dictionaries name (lexicon, emotion, rule, topic and stop words),
+    /// which the segmenter's dictionary keeps however rare.
+    pub fn curated_words(&self) -> impl Iterator<Item = &str> {
+        self.terms
+            .iter()
+            .filter(|(_, i)| {
+                i.curated != 0.0
+                    || i.emotion.is_some()
+                    || i.role != Role::Plain
+                    || i.topics != 0
+                    || i.stop
+            })
+            .map(|(w, _)| w.as_str())
+    }
+
     /// Replaces the learned weights (k-fold evaluation trains one set per fold).
     pub fn set_learned(&mut self, learned: Learned) {
         self.apply_learned(learned);
@@ -647,8 +664,7 @@ impl Engine {
         for text in texts {
             let normalised = self.normaliser.normalise(&strip_placeholders(text));
             let mut seen: Vec<&str> = Vec::new();
-            for t in self.jieba.cut(&normalised.text, true) {
-                let w = t.word;
+            for w in self.tokens(&normalised.text) {
                 if w.len() < 4 || !is_wordy(w) || seen.contains(&w) {
                     continue;
                 }
@@ -680,10 +696,7 @@ impl Engine {
     pub fn bench_stage(&self, text: &str, stage: u8) -> usize {
         match stage {
             0 => self.normaliser.normalise(text).text.len(),
-            1 => self
-                .jieba
-                .cut(&self.normaliser.normalise(text).text, true)
-                .len(),
+            1 => self.tokens(&self.normaliser.normalise(text).text).len(),
             2 => self.read(text, |_, _, _, hits| hits.len()),
             3 => self.read(text, |normalised, _, _, hits| {
                 self.crisis.assess(normalised.crisis_text()).terms.len() + hits.len()
@@ -692,13 +705,20 @@ impl Engine {
         }
     }
 
+    /// The tokens of a normalised text, as jieba cuts it.
+    fn tokens<'t>(&self, normalised: &'t str) -> Vec<&'t str> {
+        self.jieba
+            .cut(normalised, true)
+            .into_iter()
+            .map(|t| t.word)
+            .collect()
+    }
+
     /// The tokens of a text, after normalisation, as the engine sees them.
     pub fn segment(&self, text: &str) -> Vec<String> {
         let normalised = self.normaliser.normalise(text);
-        self.jieba
-            .cut(&normalised.text, true)
+        self.tokens(&normalised.text)
             .into_iter()
-            .map(|t| t.word)
             .filter(|w| !w.trim().is_empty())
             .map(str::to_string)
             .collect()
@@ -868,12 +888,7 @@ impl Engine {
         then: impl FnOnce(&normalize::Normalised, &[&str], &[Option<&TermInfo>], Vec<Hit<'_>>) -> R,
     ) -> R {
         let normalised = self.normaliser.normalise(text);
-        let tokens: Vec<&str> = self
-            .jieba
-            .cut(&normalised.text, true)
-            .into_iter()
-            .map(|t| t.word)
-            .collect();
+        let tokens = self.tokens(&normalised.text);
         let infos: Vec<Option<&TermInfo>> = tokens
             .iter()
             .map(|w| if may_be_term(w) { self.info(w) } else { None })
@@ -1739,6 +1754,23 @@ mod token_class_tests {
         let inside: Vec<char> = all.filter(|&c| is_punctuation_block(c)).collect();
         assert!(inside.contains(&'，') && inside.contains(&'。') && inside.contains(&'…'));
         assert!(inside.iter().all(|c| !c.is_alphanumeric()), "{inside:?}");
+    }
+
+    #[test]
+    fn the_segmenter_keeps_every_curated_word_jieba_holds() {
+        let engine = Engine::embedded().unwrap();
+        let full = Jieba::new();
+        let lost: Vec<&str> = engine
+            .curated_words()
+            .filter(|w| full.has_word(w) && !engine.jieba.has_word(w))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "cut apart now; run the command in segmenter.txt's header again: {lost:?}"
+        );
+        // Rare words of jieba's are gone, and frequent ones kept.
+        assert!(full.has_word("批下来") && !engine.jieba.has_word("批下来"));
+        assert!(engine.jieba.has_word("心理") && engine.jieba.has_word("方舱"));
     }
 
     #[test]
