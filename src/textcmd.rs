@@ -1,7 +1,7 @@
 //! The text commands: `score`, `segment`, `eval` and `train`.
 
 use crate::engine::learn::{self, Example, TrainOptions};
-use crate::engine::{segmenter, Analysis, Engine, Polarity, EMOTIONS};
+use crate::engine::{self, segmenter, Analysis, Engine, Polarity, EMOTIONS};
 use crate::error::{Failure, FailureKind};
 use crate::textio::{cell, read_labelled, DataSpec, Gold, Input, LabelScheme};
 use anyhow::{Context, Result};
@@ -162,20 +162,8 @@ fn json_milli(out: &mut Vec<u8>, x: f32) {
     if milli.is_sign_negative() {
         out.push(b'-');
     }
-    let m = milli.abs() as u64;
-    match m / 1000 {
-        whole @ 0..=9 => out.push(b'0' + whole as u8),
-        whole => out.extend_from_slice(whole.to_string().as_bytes()),
-    }
-    out.push(b'.');
-    let frac = m % 1000;
-    let frac = [
-        b'0' + (frac / 100) as u8,
-        b'0' + (frac / 10 % 10) as u8,
-        b'0' + (frac % 10) as u8,
-    ];
-    let keep = frac.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
-    out.extend_from_slice(&frac[..keep]);
+    let mut buf = [0; engine::THOUSANDTHS_LEN];
+    out.extend_from_slice(engine::thousandths(milli.abs() as u64, 1, &mut buf));
 }
 
 /// Runs `work` over a batch on two threads and returns the results in order.

@@ -169,46 +169,49 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
     // poison at hand, arson, poison put in water, "我今天一定要死", "不想活了" in a repost chain
     // and "永别了" sent to family raised no alarm; a novel's overdose did. The false alarms left
     // are the learned screen's ("我在桥上，马上到").
-    for (file, most_false_alarms) in [
-        ("crisis_direct_statements_b.tsv", 3),
+    // Each set with the false alarms and the crisis lines read at another tier that it may have.
+    for (file, most_false_alarms, most_wrong_tiers) in [
+        ("crisis_direct_statements_b.tsv", 3, 0),
         // 3 since session 15: learning preparation in ordinary life and in crisis lowered the
         // held-out false alarms of four other sets and raised this one's by
         // "等家人都睡着了我就开始打游戏".
-        ("crisis_direct_statements_c.tsv", 3),
-        ("crisis_direct_statements_d.tsv", 0),
-        ("crisis_hotline_notes_probe.tsv", 0),
-        ("crisis_weibo_forms_probe.tsv", 0),
-        ("crisis_questions_and_reports_probe.tsv", 0),
-        ("crisis_violence_and_age_probe.tsv", 0),
-        ("crisis_long_notes_probe.tsv", 0),
-        ("crisis_assessment_fields_probe.tsv", 0),
-        ("crisis_school_age_probe.tsv", 1),
-        ("crisis_complaints_probe.tsv", 0),
-        ("crisis_debt_family_illness_probe.tsv", 0),
-        ("crisis_euphemisms_probe.tsv", 1),
-        ("crisis_english_and_letters_probe.tsv", 0),
-        ("crisis_homophones_and_memes_probe.tsv", 0),
-        ("crisis_countryside_old_probe.tsv", 0),
-        ("crisis_front_line_probe.tsv", 0),
-        ("crisis_depression_topic_probe.tsv", 0),
-        ("crisis_cantonese_probe.tsv", 0),
-        ("crisis_internet_slang_probe.tsv", 0),
-        ("crisis_speech_transcripts_probe.tsv", 0),
-        ("crisis_literary_probe.tsv", 0),
-        ("crisis_taiwan_wording_probe.tsv", 0),
-        ("crisis_epidemic_bereavement_probe.tsv", 0),
-        ("crisis_quarantine_probe.tsv", 0),
-        ("crisis_workers_probe.tsv", 0),
-        ("crisis_patients_probe.tsv", 1),
-        ("crisis_sichuanese_probe.tsv", 0),
-        ("crisis_group_chat_probe.tsv", 0),
+        ("crisis_direct_statements_c.tsv", 3, 0),
+        ("crisis_direct_statements_d.tsv", 0, 0),
+        ("crisis_hotline_notes_probe.tsv", 0, 0),
+        ("crisis_weibo_forms_probe.tsv", 0, 0),
+        ("crisis_questions_and_reports_probe.tsv", 0, 0),
+        ("crisis_violence_and_age_probe.tsv", 0, 0),
+        ("crisis_long_notes_probe.tsv", 0, 0),
+        ("crisis_assessment_fields_probe.tsv", 0, 0),
+        ("crisis_school_age_probe.tsv", 1, 0),
+        ("crisis_complaints_probe.tsv", 0, 0),
+        ("crisis_debt_family_illness_probe.tsv", 0, 0),
+        ("crisis_euphemisms_probe.tsv", 1, 0),
+        ("crisis_english_and_letters_probe.tsv", 0, 0),
+        ("crisis_homophones_and_memes_probe.tsv", 0, 0),
+        ("crisis_countryside_old_probe.tsv", 0, 0),
+        ("crisis_front_line_probe.tsv", 0, 0),
+        ("crisis_depression_topic_probe.tsv", 0, 0),
+        ("crisis_cantonese_probe.tsv", 0, 0),
+        ("crisis_internet_slang_probe.tsv", 0, 0),
+        ("crisis_speech_transcripts_probe.tsv", 0, 0),
+        ("crisis_literary_probe.tsv", 0, 0),
+        ("crisis_taiwan_wording_probe.tsv", 0, 0),
+        ("crisis_epidemic_bereavement_probe.tsv", 0, 0),
+        ("crisis_quarantine_probe.tsv", 0, 0),
+        ("crisis_workers_probe.tsv", 0, 0),
+        ("crisis_patients_probe.tsv", 1, 0),
+        ("crisis_sichuanese_probe.tsv", 0, 0),
+        ("crisis_group_chat_probe.tsv", 0, 0),
         // A report of another's words alarms by design; the other is the screen's.
-        ("crisis_breakup_probe.tsv", 2),
-        ("crisis_postpartum_probe.tsv", 0),
-        ("crisis_northeastern_probe.tsv", 0),
-        ("crisis_domestic_violence_probe.tsv", 0),
+        ("crisis_breakup_probe.tsv", 2, 0),
+        ("crisis_postpartum_probe.tsv", 0, 0),
+        ("crisis_northeastern_probe.tsv", 0, 0),
+        // A husband's threat to burn the caller's family with petrol he has bought reads as
+        // imminent (a means and a death word), not as the harm to others it was written as.
+        ("crisis_domestic_violence_probe.tsv", 0, 1),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
-        ("crisis_preparation_twins.tsv", 5),
+        ("crisis_preparation_twins.tsv", 5, 0),
     ] {
         let Measured {
             recall,
@@ -220,10 +223,7 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         eprintln!(
             "{file}: recall {recall:.3}, tier accuracy {tiers:.3}, {false_alarms} false alarms"
         );
-        // A husband's threat to burn the caller's family with petrol he has bought reads as
-        // imminent (a means and a death word), not as the harm to others it was written as.
         let wrong_tiers = misses.iter().filter(|m| m.starts_with("tier")).count();
-        let most_wrong_tiers = usize::from(file == "crisis_domestic_violence_probe.tsv");
         assert!(
             recall >= 0.97
                 && (tiers >= 0.95 || wrong_tiers <= most_wrong_tiers)

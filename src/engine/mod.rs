@@ -1516,10 +1516,10 @@ fn round3(x: f32) -> f32 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// `round3(x)` as `{}` prints it (`1.5`, `2`, `0.333`), from its count of thousandths: the
-/// float is the one nearest that decimal, so the decimal is its shortest form. Formatting
-/// through `core::fmt` took most of the time of explaining an intensified term. A test checks
-/// every value up to ±100 against `core::fmt`, which still prints the rest.
+/// `round3(x)` as `{}` prints it (`1.5`, `2`, `0.333`), from its count of thousandths
+/// (`thousandths`). Formatting through `core::fmt` took most of the time of explaining an
+/// intensified term. A test checks every value up to ±100 against `core::fmt`, which still
+/// prints the rest.
 fn push_round3(out: &mut String, x: f32) {
     use std::fmt::Write;
     let r = round3(x);
@@ -1531,20 +1531,50 @@ fn push_round3(out: &mut String, x: f32) {
     if milli < 0.0 {
         out.push('-');
     }
-    let m = milli.abs() as u32;
-    match m / 1000 {
-        whole @ 0..=9 => out.push(char::from(b'0' + whole as u8)),
-        whole => {
-            let _ = write!(out, "{whole}");
+    let mut buf = [0; THOUSANDTHS_LEN];
+    let digits = thousandths(milli.abs() as u64, 0, &mut buf);
+    out.push_str(std::str::from_utf8(digits).expect("ASCII digits"));
+}
+
+/// The longest `thousandths` writes: twenty digits, a point and three.
+pub(crate) const THOUSANDTHS_LEN: usize = 24;
+
+/// The shortest decimal of `milli` thousandths, with at least `min_fraction` (0 or 1) digits
+/// after the point: 1500 → `1.5`, 2000 → `2` (or `2.0`). `milli / 1000.0` is the float nearest
+/// that decimal, so this is the shortest form `{}` and serde_json print for it, without their
+/// general algorithm. Shared by the explanations and the JSON lines of `score`.
+pub(crate) fn thousandths(
+    milli: u64,
+    min_fraction: usize,
+    buf: &mut [u8; THOUSANDTHS_LEN],
+) -> &[u8] {
+    // The whole part's digits, last first.
+    let mut whole = milli / 1000;
+    let mut reversed = [0u8; 20];
+    let mut n = 0;
+    loop {
+        reversed[n] = b'0' + (whole % 10) as u8;
+        n += 1;
+        whole /= 10;
+        if whole == 0 {
+            break;
         }
     }
-    let frac = m % 1000;
-    if frac != 0 {
-        let digits = [frac / 100, frac / 10 % 10, frac % 10].map(|d| char::from(b'0' + d as u8));
-        let keep = digits.iter().rposition(|&d| d != '0').map_or(0, |i| i + 1);
-        out.push('.');
-        out.extend(&digits[..keep]);
+    for (slot, &d) in buf.iter_mut().zip(reversed[..n].iter().rev()) {
+        *slot = d;
     }
+    let frac = milli % 1000;
+    let frac = [frac / 100, frac / 10 % 10, frac % 10].map(|d| b'0' + d as u8);
+    let keep = frac
+        .iter()
+        .rposition(|&d| d != b'0')
+        .map_or(min_fraction, |i| i + 1);
+    if keep == 0 {
+        return &buf[..n];
+    }
+    buf[n] = b'.';
+    buf[n + 1..n + 1 + keep].copy_from_slice(&frac[..keep]);
+    &buf[..n + 1 + keep]
 }
 
 #[cfg(test)]
