@@ -179,6 +179,10 @@ enum Command {
         rounds: usize,
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Run one side alone, a warm-up pass and then `rounds` passes on one thread, and print
+        /// the seconds a pass took (for a profiler; see benches/instructions.sh).
+        #[arg(long, value_enum)]
+        only: Option<textcmd::BenchPart>,
         /// Directory overriding the embedded dictionaries (to time a change without a rebuild).
         #[arg(long)]
         dictionaries: Option<PathBuf>,
@@ -433,10 +437,16 @@ fn run(cli: Cli) -> Result<u8> {
             text_column,
             rounds,
             threads,
+            only,
             dictionaries,
         } => {
             let engine = Engine::load(dictionaries.as_deref())?;
             let texts: Vec<String> = xinqing::textio::read_texts(&input, &text_column)?;
+            if let Some(part) = only {
+                let secs = textcmd::bench_part(&engine, &texts, rounds, part);
+                println!("{part:?}: {secs:.3} s a pass over {} texts", texts.len());
+                return Ok(0);
+            }
             print!(
                 "{}",
                 textcmd::bench_engine(&engine, &texts, rounds, threads)?

@@ -735,6 +735,42 @@ pub fn prune_segmenter(
 
 /// In-process throughput of the engine beside a bare jieba-rs cut of the same texts (HMM on),
 /// on one thread and on `threads`. Printed as MB/s and texts/s.
+/// One side of the benchmark run alone (`bench-engine --only`), for a profiler that counts
+/// what one pass over the texts costs: `benches/instructions.sh` counts its instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchPart {
+    /// The bare jieba-rs cut (HMM on, its own dictionary).
+    Cut,
+    /// The engine's whole analysis.
+    Engine,
+}
+
+/// `part` over the texts: one pass to warm it (pages, caches, the regexes' lazy automata), then
+/// `rounds` passes in `measured_passes`, which a profiler can count alone. Returns the seconds
+/// a measured pass took.
+pub fn bench_part(engine: &Engine, texts: &[String], rounds: usize, part: BenchPart) -> f64 {
+    let jieba = (part == BenchPart::Cut).then(jieba_rs::Jieba::new);
+    let pass = |t: &str| match &jieba {
+        Some(j) => j.cut(t, true).len(),
+        None => engine.analyze(t).terms.len(),
+    };
+    for t in texts {
+        std::hint::black_box(pass(t));
+    }
+    let start = std::time::Instant::now();
+    measured_passes(texts, rounds.max(1), &pass);
+    start.elapsed().as_secs_f64() / rounds.max(1) as f64
+}
+
+#[inline(never)]
+fn measured_passes(texts: &[String], rounds: usize, pass: &dyn Fn(&str) -> usize) {
+    for _ in 0..rounds {
+        for t in texts {
+            std::hint::black_box(pass(t));
+        }
+    }
+}
+
 pub fn bench_engine(
     engine: &Engine,
     texts: &[String],

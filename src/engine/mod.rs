@@ -768,7 +768,8 @@ impl Engine {
     /// Walks the tokens clause by clause and returns every sentiment candidate with the
     /// multiplier the rules give it.
     pub(crate) fn walk<'t>(&self, tokens: &[&'t str], infos: &[Option<&TermInfo>]) -> Vec<Hit<'t>> {
-        let mut hits: Vec<Hit<'t>> = Vec::with_capacity(tokens.len() / 2);
+        // Every token may be a hit: sized once (half of that grew the vector in a third of texts).
+        let mut hits: Vec<Hit<'t>> = Vec::with_capacity(tokens.len());
         let mut clause_start = 0;
         let mut negated = false;
         let mut degree = 1.0f32;
