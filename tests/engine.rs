@@ -259,12 +259,16 @@ fn written_cantonese_is_read_as_mandarin_and_its_hyperbole_and_mandarin_homograp
 #[test]
 fn slang_for_the_end_alarms_and_slang_for_a_joke_does_not() {
     // The twentieth probe's misses (session 15) and their twins: embarrassment is not vanishing
-    // for good, and a joke is marked as one only in words ([doge] is taken out before the
-    // detectors read a text).
+    // for good, and a joke's mark, in words or as Weibo's dog-head emoticon, masks the words it
+    // follows and nothing else (a plan after it, or the words far before it, still alarm).
     assert_risks(&[
         ("躺平也躺不动了，只想原地消失，永远的那种", Risk::Ideation),
         ("芭比Q了，今晚就去天台结束这一切", Risk::Imminent),
-        ("我不活了[doge]", Risk::Ideation),
+        ("我不活了[doge]", Risk::None),
+        ("作业写不完了，我不活了[狗头]", Risk::None),
+        ("我不活了[doge]，药已经买好了，今晚就吃", Risk::Imminent),
+        ("我不活了，你们以后好好的，拜拜了[doge]", Risk::Ideation),
+        ("我不活了[泪]", Risk::Ideation),
         ("尴尬到只想原地消失", Risk::None),
         ("我真的会谢，我不活了（狗头）", Risk::None),
         ("狗头保命，这电影也太难看了", Risk::None),

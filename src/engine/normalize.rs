@@ -9,6 +9,7 @@
 //!   sentiment but would confuse segmentation.
 
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 
 pub struct Normaliser {
     t2s: FxHashMap<char, char>,
@@ -24,13 +25,48 @@ pub struct Normalised {
     pub emoticons: Vec<usize>,
     /// The whole text, normalised, when a repost chain goes on past the words in `text`.
     pub with_reposts: Option<String>,
+    /// Where a joke's mark (`JOKE_TAGS`) was taken out of `text`, and of `with_reposts`, by byte.
+    jokes: Vec<usize>,
+    repost_jokes: Vec<usize>,
 }
 
+/// Bracket emoticons that mark a text as a joke, as （狗头） does in words ("我不活了[doge]").
+/// Taken out like every emoticon, they are put back for the crisis detectors as （狗头）, which
+/// the hard negatives of `crisis.toml` know.
+const JOKE_TAGS: [&str; 2] = ["[doge]", "[狗头]"];
+const JOKE_MARK: &str = "（狗头）";
+
 impl Normalised {
-    /// The text the crisis detectors read: the whole repost chain where there is one.
-    pub fn crisis_text(&self) -> &str {
-        self.with_reposts.as_deref().unwrap_or(&self.text)
+    /// The text the crisis detectors read: the whole repost chain where there is one, with a
+    /// joke's mark where an emoticon said it.
+    pub fn crisis_text(&self) -> Cow<'_, str> {
+        match &self.with_reposts {
+            Some(whole) => with_jokes(whole, &self.repost_jokes),
+            None => self.own_crisis_text(),
+        }
     }
+
+    /// The poster's own words (`text`) with a joke's mark where an emoticon said it.
+    pub fn own_crisis_text(&self) -> Cow<'_, str> {
+        with_jokes(&self.text, &self.jokes)
+    }
+}
+
+/// `text` with `JOKE_MARK` in the space an emoticon left at each of `jokes`.
+fn with_jokes<'t>(text: &'t str, jokes: &[usize]) -> Cow<'t, str> {
+    if jokes.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut marked = String::with_capacity(text.len() + jokes.len() * JOKE_MARK.len());
+    let mut from = 0;
+    for &at in jokes {
+        marked.push_str(&text[from..at]);
+        marked.push_str(JOKE_MARK);
+        // Past the space the emoticon left.
+        from = at + 1;
+    }
+    marked.push_str(&text[from..]);
+    Cow::Owned(marked)
 }
 
 impl Normaliser {
@@ -114,21 +150,30 @@ impl Normaliser {
 
     pub fn normalise(&self, raw: &str) -> Normalised {
         let own = own_words(raw);
-        let (text, emoticons) = self.normalise_part(own);
+        let (text, emoticons, jokes) = self.normalise_part(own);
         // The own words (a part of `raw`) end before it does when a chain follows them.
         let own_end = own.as_ptr() as usize - raw.as_ptr() as usize + own.len();
-        let with_reposts = (own_end < raw.len()).then(|| self.normalise_part(raw).0);
+        let (with_reposts, repost_jokes) = if own_end < raw.len() {
+            let (whole, _, whole_jokes) = self.normalise_part(raw);
+            (Some(whole), whole_jokes)
+        } else {
+            (None, Vec::new())
+        };
         Normalised {
             text,
             emoticons,
             with_reposts,
+            jokes,
+            repost_jokes,
         }
     }
 
-    /// A part of a text normalised, and the emoticons found in it.
-    fn normalise_part(&self, own: &str) -> (String, Vec<usize>) {
+    /// A part of a text normalised, the emoticons found in it, and where a joke's mark was
+    /// (`Normalised::jokes`).
+    fn normalise_part(&self, own: &str) -> (String, Vec<usize>, Vec<usize>) {
         let mut text = String::with_capacity(own.len());
         let mut emoticons = Vec::new();
+        let mut jokes = Vec::new();
         // A byte position in `own`, always on a character boundary: no decoded copy of the
         // text is made.
         let mut i = 0;
@@ -162,6 +207,9 @@ impl Normaliser {
                     let tag = &rest[..len + 2];
                     if let Some(&index) = self.emoticons.get(tag) {
                         emoticons.push(index);
+                    }
+                    if JOKE_TAGS.contains(&tag) {
+                        jokes.push(text.len());
                     }
                     // Unknown bracket tags are dropped too: they are emoticons, not words.
                     text.push(' ');
@@ -225,7 +273,7 @@ impl Normaliser {
             text.push(c);
             i += c_len(rest);
         }
-        (text, emoticons)
+        (text, emoticons, jokes)
     }
 }
 
@@ -298,6 +346,12 @@ mod tests {
         assert_eq!(out.text.trim(), "我们这边還在隔离");
         assert_eq!(out.emoticons, vec![1]);
         assert!(out.with_reposts.is_none());
+        // A joke's mark is taken out of the words and put back, as words, for the crisis
+        // detectors: the own words' and the chain's each where it was.
+        let out = n.normalise("我不活了[doge]//@某某:加班到十点[狗头]");
+        assert_eq!(out.text.trim(), "我不活了");
+        assert_eq!(out.own_crisis_text().trim(), "我不活了（狗头）");
+        assert_eq!(out.crisis_text(), "我不活了（狗头）// 加班到十点（狗头）");
         let out = n.normalise("@张三 谢谢你❤️ #加油武汉#");
         assert!(out.text.contains("谢谢你") && out.text.contains("加油武汉"));
         assert_eq!(out.emoticons, vec![2]);
