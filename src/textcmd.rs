@@ -733,8 +733,6 @@ pub fn prune_segmenter(
     Ok((pruned.kept, pruned.total))
 }
 
-/// In-process throughput of the engine beside a bare jieba-rs cut of the same texts (HMM on),
-/// on one thread and on `threads`. Printed as MB/s and texts/s.
 /// One side of the benchmark run alone (`bench-engine --only`), for a profiler that counts
 /// what one pass over the texts costs: `benches/instructions.sh` counts its instructions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -771,6 +769,8 @@ fn measured_passes(texts: &[String], rounds: usize, pass: &dyn Fn(&str) -> usize
     }
 }
 
+/// In-process throughput of the engine beside a bare jieba-rs cut of the same texts (HMM on),
+/// on one thread and on `threads`. Printed as MB/s and texts/s.
 pub fn bench_engine(
     engine: &Engine,
     texts: &[String],
