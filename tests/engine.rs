@@ -277,6 +277,37 @@ fn slang_for_the_end_alarms_and_slang_for_a_joke_does_not() {
 }
 
 #[test]
+fn a_wish_to_be_killed_alarms_and_revenge_spending_and_a_game_in_anger_do_not() {
+    // The thirty-fifth and thirty-sixth probes (session 20), and their twins: to wish to be
+    // killed is kept from the news mask of 被车撞死, unless it is not wished or wished on someone
+    // else; the epidemic's 报复性消费 is no revenge; a death word inside a violent act at others
+    // ("烧死我们全家") is their harm, not the speaker's own death, unless it turns on oneself.
+    assert_risks(&[
+        ("真希望哪天出门就被车撞死算了", Risk::Ideation),
+        ("我想被车撞死", Risk::Ideation),
+        ("过马路要小心，我可不想被车撞死", Risk::None),
+        ("我们小区的猫被车撞死了，好可怜。", Risk::None),
+        ("希望那个渣男被车撞死", Risk::None),
+        (
+            "得了这个病，不想再花孩子的钱了，就让我这么去了吧",
+            Risk::Ideation,
+        ),
+        (
+            "我不想去养老院，他们要是硬送我去，我就从这六楼跳下去",
+            Risk::Imminent,
+        ),
+        ("打游戏的时候队友一直送人头，气得我想杀了他", Risk::None),
+        ("疫情结束了，我要报复性消费，带他去吃顿好的", Risk::None),
+        ("他欺负我，我一定要报复他", Risk::HarmOthers),
+        (
+            "他说等封控解除就带着汽油来烧死我们全家，汽油他已经买好了",
+            Risk::HarmOthers,
+        ),
+        ("我要用汽油烧死自己", Risk::Imminent),
+    ]);
+}
+
+#[test]
 fn literary_farewells_alarm_and_farewells_to_colleagues_and_the_dead_do_not() {
     // The twenty-second probe (session 15) found half its crisis lines at first.
     assert_risks(&[

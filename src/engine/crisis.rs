@@ -61,7 +61,7 @@ struct CrisisFile {
     self_harm: PatternList,
     harm_others: PatternList,
     ideation: PatternList,
-    negatives: PatternList,
+    negatives: NegativeList,
     #[serde(default)]
     cues: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -69,6 +69,16 @@ struct CrisisFile {
     /// Dialect words and the Mandarin the detectors read them as.
     #[serde(default)]
     dialect: std::collections::BTreeMap<String, String>,
+}
+
+/// The hard negatives, and the wording that holds one but is a crisis's own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NegativeList {
+    patterns: Vec<String>,
+    /// Kept as written where a mask would take it out: "想被车撞死" holds the news's "被车撞死".
+    #[serde(default)]
+    keep: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +127,9 @@ const CUES: [&str; 19] = [
 /// Who speaks is a property of the sentence, not of the words near the act: these count
 /// anywhere within `SPEAKER_REACH`, farther than the other cues' `CUE_WINDOW`.
 const SENTENCE_WIDE: u32 = bit("first") | bit("self");
+
+/// A death word found inside a violent act's word (the 死 of 烧死), set in place of `death`.
+const ACT_DEATH: u32 = 1 << CUES.len();
 
 /// How far (in bytes: 40 CJK characters, longer than any crisis sentence of the test sets) the
 /// speaker counts from a cue. A "sentence" without punctuation (a note typed in haste, speech
@@ -297,6 +310,18 @@ impl CueMatcher {
             }
         }
         found.sort_unstable();
+        // A death word inside a violent act (烧死, 砍死) is the act's: `ACT_DEATH`, which
+        // `CueRules` reads as the speaker's own death only without someone else to harm.
+        for i in 0..found.len() {
+            let (k, s, e, b) = found[i];
+            if b == cue!("death")
+                && found.iter().any(|&(k2, s2, e2, b2)| {
+                    k2 == k && b2 == cue!("harm_act") && s2 <= s && e <= e2 && (s2, e2) != (s, e)
+                })
+            {
+                found[i].3 = ACT_DEATH;
+            }
+        }
         let mut best: Option<(Risk, usize, usize)> = None;
         // The first speaker cue that may still be within reach of the window being built.
         let mut speakers_from = 0;
@@ -365,15 +390,20 @@ struct CueRules;
 impl CueRules {
     fn tier(b: u32) -> Risk {
         let has = |bit: u32| b & bit != 0;
+        // "带着汽油来烧死我们全家" threatens others, not oneself: a violent act's death word counts
+        // as the speaker's own only where the act has no other target, or turns on oneself
+        // ("用汽油烧死自己").
+        let death = has(cue!("death"))
+            || (has(ACT_DEATH) && (has(cue!("self")) || !has(cue!("harm_target"))));
         if (has(cue!("means"))
-            && (has(cue!("death"))
+            && (death
                 || has(cue!("overdose"))
                 || has(cue!("seal"))
                 // A rope tied is made ready only where one hangs from (房梁, 脖子) or with a last
                 // step counted: tied to a tree, a car or a dog it is a chore.
                 || (has(cue!("tie")) && (has(cue!("hang")) || has(cue!("countdown"))))
                 || (has(cue!("place")) && (has(cue!("first")) || has(cue!("self"))))))
-            || (has(cue!("place")) && (has(cue!("death")) || has(cue!("countdown"))))
+            || (has(cue!("place")) && (death || has(cue!("countdown"))))
         {
             Risk::Imminent
         } else if has(cue!("self_act"))
@@ -383,7 +413,7 @@ impl CueRules {
             Risk::SelfHarm
         } else if has(cue!("harm_act")) && has(cue!("harm_target")) && has(cue!("first")) {
             Risk::HarmOthers
-        } else if (has(cue!("death"))
+        } else if (death
             && (has(cue!("wish")) || has(cue!("burden")))
             && (has(cue!("first")) || has(cue!("self"))))
             || (has(cue!("burden")) && has(cue!("self")))
@@ -473,12 +503,15 @@ impl Dialect {
     }
 }
 
-/// The hard negatives, masked exactly as one leftmost-first alternation of them would mask
-/// them, but each pattern searched alone and only on texts that hold one of its literals. As
-/// one alternation, a hundred gappy patterns spent most of the crisis stage (and most of
-/// `score`'s time) building the states of its lazy DFA, text after text.
+/// The hard negatives, masked exactly as one leftmost-first alternation of the kept wording
+/// and then the negatives would mask them (a kept match left as it is), but each pattern
+/// searched alone and only on texts that hold one of its literals. As one alternation, a
+/// hundred gappy patterns spent most of the crisis stage (and most of `score`'s time) building
+/// the states of its lazy DFA, text after text.
 struct Masks {
+    /// The kept wording (the first `kept`), then the negatives.
     patterns: Vec<Regex>,
+    kept: usize,
     /// The literals one of which every match of a pattern holds, for every pattern that has
     /// them; `gate_owner` names the pattern of each.
     gate: Option<aho_corasick::AhoCorasick>,
@@ -488,12 +521,16 @@ struct Masks {
 }
 
 impl Masks {
-    fn new(patterns: &[String], rarity: &(dyn Fn(&[u8]) -> f32 + Sync)) -> Result<Masks> {
+    fn new(
+        keep: &[String],
+        negatives: &[String],
+        rarity: &(dyn Fn(&[u8]) -> f32 + Sync),
+    ) -> Result<Masks> {
         let mut gate_owner = Vec::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut ungated = Vec::new();
-        let mut compiled = Vec::with_capacity(patterns.len());
-        for (i, p) in patterns.iter().enumerate() {
+        let mut compiled = Vec::with_capacity(keep.len() + negatives.len());
+        for (i, p) in keep.iter().chain(negatives).enumerate() {
             let hir =
                 regex_syntax::parse(p).with_context(|| format!("crisis.toml [negatives]: {p}"))?;
             // An empty match would mask nothing and stall the search that resumes after it.
@@ -517,14 +554,16 @@ impl Masks {
             .ok();
         Ok(Masks {
             patterns: compiled,
+            kept: keep.len(),
             gate,
             gate_owner,
             ungated,
         })
     }
 
-    /// `text` with every match of the alternation of the patterns replaced by 〇: at each step
-    /// the leftmost match, and of those starting there, the first pattern's.
+    /// `text` with every match of the alternation of the patterns replaced by 〇, or left as it
+    /// is where the pattern is kept wording: at each step the leftmost match, and of those
+    /// starting there, the first pattern's.
     fn replace<'t>(&self, text: &'t str) -> Cow<'t, str> {
         let mut candidates = self.ungated.clone();
         match &self.gate {
@@ -549,17 +588,29 @@ impl Masks {
             candidates.iter().map(|&i| find(i, 0)).collect();
         let mut masked = String::new();
         let mut copied = 0;
+        let mut changed = false;
         loop {
             // Candidates are in pattern order, so a strict < keeps the first pattern on a tie.
-            let mut best: Option<(usize, usize)> = None;
-            for &(start, end) in next.iter().flatten() {
-                if best.is_none_or(|(s, _)| start < s) {
-                    best = Some((start, end));
+            let mut best: Option<(usize, usize, usize)> = None;
+            for (&(start, end), &i) in next
+                .iter()
+                .zip(&candidates)
+                .filter_map(|(n, i)| Some((n.as_ref()?, i)))
+            {
+                if best.is_none_or(|(s, _, _)| start < s) {
+                    best = Some((start, end, i));
                 }
             }
-            let Some((start, end)) = best else { break };
-            masked.push_str(&text[copied..start]);
-            masked.push('〇');
+            let Some((start, end, pattern)) = best else {
+                break;
+            };
+            if pattern < self.kept {
+                masked.push_str(&text[copied..end]);
+            } else {
+                masked.push_str(&text[copied..start]);
+                masked.push('〇');
+                changed = true;
+            }
             copied = end;
             for (slot, &i) in next.iter_mut().zip(&candidates) {
                 if slot.is_some_and(|(s, _)| s < end) {
@@ -567,7 +618,7 @@ impl Masks {
                 }
             }
         }
-        if copied == 0 {
+        if !changed {
             return Cow::Borrowed(text);
         }
         masked.push_str(&text[copied..]);
@@ -751,7 +802,8 @@ impl CrisisMatcher {
         // Compiling some 240 regexes is most of the engine's start: the masks build on a thread
         // of their own while the tiers build here.
         let (tiers, negatives) = std::thread::scope(|s| {
-            let masks = s.spawn(|| Masks::new(&file.negatives.patterns, rarity));
+            let masks =
+                s.spawn(|| Masks::new(&file.negatives.keep, &file.negatives.patterns, rarity));
             let tiers = [
                 (Risk::Imminent, &file.imminent),
                 (Risk::SelfHarm, &file.self_harm),
@@ -1084,8 +1136,15 @@ mod tests {
         let text = include_str!("../../dictionaries/crisis.toml");
         let file: CrisisFile = toml::from_str(text).unwrap();
         let by_length = |l: &[u8]| l.len() as f32;
-        let masks = Masks::new(&file.negatives.patterns, &by_length).unwrap();
-        let alternation = Regex::new(&file.negatives.patterns.join("|")).unwrap();
+        let (keep, negatives) = (&file.negatives.keep, &file.negatives.patterns);
+        assert!(!keep.is_empty());
+        let masks = Masks::new(keep, negatives, &by_length).unwrap();
+        let alternation = Regex::new(&format!(
+            "(?P<keep>{})|{}",
+            keep.join("|"),
+            negatives.join("|")
+        ))
+        .unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
         let mut texts: Vec<String> = vec![
             String::new(),
@@ -1093,6 +1152,8 @@ mod tests {
             "累死了笑死我了想死你们了热死了".into(),
             "被他砍死了，新闻说一男子跳楼，小说里主角自杀了".into(),
             "药已经吃下去了，希望明天退烧，药盒里分好了".into(),
+            // Kept wording beside the mask it holds, and a mask inside no kept wording.
+            "真想出门就被车撞死，小区的猫被车撞死了".into(),
         ];
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -1109,14 +1170,25 @@ mod tests {
         }
         assert!(texts.len() > 1000);
         let mut masked = 0;
+        let mut kept = 0;
         for t in &texts {
             let ours = masks.replace(t);
-            assert_eq!(ours, alternation.replace_all(t, "〇"), "{t}");
+            let theirs = alternation.replace_all(t, |c: &regex::Captures| match c.name("keep") {
+                Some(k) => k.as_str().to_string(),
+                None => "〇".to_string(),
+            });
+            assert_eq!(ours, theirs, "{t}");
             masked += usize::from(ours != *t);
+            kept += usize::from(
+                alternation
+                    .captures_iter(t)
+                    .any(|c| c.name("keep").is_some()),
+            );
         }
+        assert!(kept > 0, "no text held kept wording");
         assert!(masked > 100, "only {masked} texts held a hard negative");
         // A mask that can match nothing would stall the search: refused, with its pattern named.
-        let err = Masks::new(&["(死)?".to_string()], &by_length)
+        let err = Masks::new(&[], &["(死)?".to_string()], &by_length)
             .err()
             .unwrap();
         assert!(err.to_string().contains("(死)?"), "{err}");
