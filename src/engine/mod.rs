@@ -301,6 +301,9 @@ pub(crate) struct Hit<'t> {
     pub modifier: f32,
     clause: u32,
     negated: bool,
+    /// A negator read as a candidate of its own: it pairs with no word after it, whose
+    /// negation already says what the pair would.
+    negator: bool,
     degree: f32,
     /// Index into `CLAUSE_RULES`: none, earlier clause, later clause.
     clause_rule: u8,
@@ -808,6 +811,24 @@ impl Engine {
             let info = infos[i];
             match info.map_or(Role::Plain, |i| i.role) {
                 Role::Negator => {
+                    // Negation says something of its own ("还没出来" complains of a delay): the
+                    // negator is a candidate too, read plainly, before it turns the next word.
+                    let info = info.expect("a negator has a table entry");
+                    hits.push(Hit {
+                        term: word,
+                        id: info.id,
+                        curated: info.curated,
+                        learned: info.learned,
+                        emotion_row: NO_ROW,
+                        emotion: None,
+                        clause,
+                        modifier: 1.0,
+                        negated: false,
+                        negator: true,
+                        degree: 1.0,
+                        clause_rule: 0,
+                        sentence_rule: 0,
+                    });
                     negated = !negated;
                     continue;
                 }
@@ -857,6 +878,7 @@ impl Engine {
                 clause,
                 modifier: degree * if negated { NEGATED } else { 1.0 },
                 negated,
+                negator: false,
                 degree,
                 clause_rule: 0,
                 sentence_rule: 0,
@@ -924,7 +946,10 @@ impl Engine {
             .iter()
             .map(|h| (h.term.to_string(), h.modifier))
             .collect();
-        for pair in hits.windows(2).filter(|p| p[0].clause == p[1].clause) {
+        for pair in hits
+            .windows(2)
+            .filter(|p| p[0].clause == p[1].clause && !p[0].negator)
+        {
             features.push((
                 format!("{} {}", pair[0].term, pair[1].term),
                 pair[1].modifier,
@@ -976,10 +1001,9 @@ impl Engine {
             }
         }
         if !self.pair_weights.is_empty() {
-            for pair in hits
-                .windows(2)
-                .filter(|p| p[0].clause == p[1].clause && p[0].id != NO_ID && p[1].id != NO_ID)
-            {
+            for pair in hits.windows(2).filter(|p| {
+                p[0].clause == p[1].clause && !p[0].negator && p[0].id != NO_ID && p[1].id != NO_ID
+            }) {
                 if let Some(w) = self.pair_weights.get(pair_id(pair[0].id, pair[1].id)) {
                     let contribution = w * pair[1].modifier;
                     raw += contribution;
