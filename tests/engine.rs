@@ -992,6 +992,8 @@ fn awkward_inputs_give_results() {
         "@@@@####".into(),
         "http://".into(),
         "\u{feff}\u{200b}\u{fffd}".into(),
+        // One sentence of forty thousand cue words, each a violent act holding a death word.
+        "烧死".repeat(20_000),
         big,
     ] {
         let a = ENGINE.analyze(&text);

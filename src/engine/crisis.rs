@@ -312,13 +312,21 @@ impl CueMatcher {
         found.sort_unstable();
         // A death word inside a violent act (烧死, 砍死) is the act's: `ACT_DEATH`, which
         // `CueRules` reads as the speaker's own death only without someone else to harm.
+        // Such an act starts at most `longest` bytes before the death word: only the cues
+        // starting there are looked at, so a text of a thousand acts is not read a thousand times.
         for i in 0..found.len() {
             let (k, s, e, b) = found[i];
-            if b == cue!("death")
-                && found.iter().any(|&(k2, s2, e2, b2)| {
-                    k2 == k && b2 == cue!("harm_act") && s2 <= s && e <= e2 && (s2, e2) != (s, e)
-                })
-            {
+            if b != cue!("death") {
+                continue;
+            }
+            let before = found[..i]
+                .iter()
+                .rev()
+                .take_while(|f| f.0 == k && f.1 + self.longest >= s);
+            let at_same_start = found[i + 1..].iter().take_while(|f| f.0 == k && f.1 == s);
+            if before.chain(at_same_start).any(|&(_, s2, e2, b2)| {
+                b2 == cue!("harm_act") && s2 <= s && e <= e2 && (s2, e2) != (s, e)
+            }) {
                 found[i].3 = ACT_DEATH;
             }
         }
