@@ -1203,6 +1203,18 @@ mod tests {
     }
 
     #[test]
+    fn kept_wording_is_a_tier_pattern_s_own() {
+        let file: CrisisFile =
+            toml::from_str(include_str!("../../dictionaries/crisis.toml")).unwrap();
+        for kept in &file.negatives.keep {
+            assert!(
+                file.tier_patterns().any(|p| p == kept),
+                "[negatives] keep holds '{kept}', which no tier lists: kept wording must alarm"
+            );
+        }
+    }
+
+    #[test]
     fn dialect_words_are_read_longest_first_and_an_empty_one_is_refused() {
         let toml = |dialect: &str| {
             format!(

@@ -311,6 +311,35 @@ pub(crate) struct Hit<'t> {
     sentence_rule: u8,
 }
 
+impl<'t> Hit<'t> {
+    /// A candidate read from `term`, negated or not, at `degree`; with no rule of its clause
+    /// or sentence yet.
+    fn new(
+        term: &'t str,
+        info: Option<&TermInfo>,
+        clause: u32,
+        negated: bool,
+        degree: f32,
+        negator: bool,
+    ) -> Hit<'t> {
+        Hit {
+            term,
+            id: info.map_or(NO_ID, |i| i.id),
+            curated: info.map_or(0.0, |i| i.curated),
+            learned: info.map_or(0.0, |i| i.learned),
+            emotion_row: info.map_or(NO_ROW, |i| i.emotion_row),
+            emotion: info.and_then(|i| i.emotion),
+            clause,
+            modifier: degree * if negated { NEGATED } else { 1.0 },
+            negated,
+            negator,
+            degree,
+            clause_rule: 0,
+            sentence_rule: 0,
+        }
+    }
+}
+
 pub struct Engine {
     jieba: Jieba,
     /// Every word the engine knows something about; `compile` turns it into `table`.
@@ -813,22 +842,7 @@ impl Engine {
                 Role::Negator => {
                     // Negation says something of its own ("还没出来" complains of a delay): the
                     // negator is a candidate too, read plainly, before it turns the next word.
-                    let info = info.expect("a negator has a table entry");
-                    hits.push(Hit {
-                        term: word,
-                        id: info.id,
-                        curated: info.curated,
-                        learned: info.learned,
-                        emotion_row: NO_ROW,
-                        emotion: None,
-                        clause,
-                        modifier: 1.0,
-                        negated: false,
-                        negator: true,
-                        degree: 1.0,
-                        clause_rule: 0,
-                        sentence_rule: 0,
-                    });
+                    hits.push(Hit::new(word, info, clause, false, 1.0, true));
                     negated = !negated;
                     continue;
                 }
@@ -868,21 +882,7 @@ impl Engine {
                 }
                 continue;
             }
-            hits.push(Hit {
-                term: word,
-                id: info.map_or(NO_ID, |i| i.id),
-                curated: info.map_or(0.0, |i| i.curated),
-                learned: info.map_or(0.0, |i| i.learned),
-                emotion_row: info.map_or(NO_ROW, |i| i.emotion_row),
-                emotion: info.and_then(|i| i.emotion),
-                clause,
-                modifier: degree * if negated { NEGATED } else { 1.0 },
-                negated,
-                negator: false,
-                degree,
-                clause_rule: 0,
-                sentence_rule: 0,
-            });
+            hits.push(Hit::new(word, info, clause, negated, degree, false));
             last_hit_token = Some(i);
             negated = false;
             degree = 1.0;
