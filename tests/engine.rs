@@ -941,15 +941,13 @@ fn hard_cases_of_each_kind() {
     ]);
 }
 
-#[test]
-fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
-    // Forty lines of lockdown feedback (tests/data/polarity_feedback_probe.csv, session 20), the
-    // kind the bulletin counts, written before being scored: at first 32 of 40 were right (macro-F1
-    // 0.829); the delays ("还没出来", "还没送到") read as praise, the negated word's learned weight
-    // turned over. A negator is now a candidate of its own ("还没" one word), and 34 are right.
+/// How many lines of a `label,text` polarity probe in tests/data the engine reads at their
+/// label (1 positive, 0 negative), and how many lines there are.
+fn feedback_probe(file: &str) -> (usize, usize) {
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/polarity_feedback_probe.csv"),
+            .join("tests/data")
+            .join(file),
     )
     .unwrap();
     let mut right = 0;
@@ -963,8 +961,25 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
         total += 1;
         right += usize::from(ENGINE.analyze(line).polarity == want);
     }
+    (right, total)
+}
+
+#[test]
+fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
+    // Forty lines of lockdown feedback (tests/data/polarity_feedback_probe.csv, session 20), the
+    // kind the bulletin counts, written before being scored: at first 32 of 40 were right (macro-F1
+    // 0.829); the delays ("还没出来", "还没送到") read as praise, the negated word's learned weight
+    // turned over. A negator is now a candidate of its own ("还没" one word), and 34 are right.
+    let (right, total) = feedback_probe("polarity_feedback_probe.csv");
     assert_eq!(total, 40);
     assert!(right >= 34, "{right} of {total} right");
+    // Sixty more (polarity_feedback_probe_b.csv, session 21), written before being scored: 48
+    // read at their polarity (`eval`, which reads a neutral text by its score's sign, counts 50).
+    // The misses are words whose learned weight comes from hotel reviews (有人 knocking at night,
+    // no 热水, 少 of a quiet hotel) read in lockdown feedback.
+    let (right, total) = feedback_probe("polarity_feedback_probe_b.csv");
+    assert_eq!(total, 60);
+    assert!(right >= 48, "{right} of {total} right");
     let delay = ENGINE.analyze("团购的菜到现在还没送到，家里老人孩子都等着吃饭");
     assert_eq!(delay.polarity, xinqing::engine::Polarity::Negative);
     assert!(
