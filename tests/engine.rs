@@ -974,12 +974,18 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     assert_eq!(total, 40);
     assert!(right >= 34, "{right} of {total} right");
     // Sixty more (polarity_feedback_probe_b.csv, session 21), written before being scored: 48
-    // read at their polarity (`eval`, which reads a neutral text by its score's sign, counts 50).
-    // The misses are words whose learned weight comes from hotel reviews (有人 knocking at night,
-    // no 热水, 少 of a quiet hotel) read in lockdown feedback.
+    // read at their polarity (`eval`, which reads a neutral text by its score's sign, counted 50).
+    // The misses were words whose learned weight comes from hotel reviews (有人 knocking at night,
+    // no 热水, 少 of a quiet hotel) read in lockdown feedback. With the service vocabulary of
+    // polarity.tsv, 50.
     let (right, total) = feedback_probe("polarity_feedback_probe_b.csv");
     assert_eq!(total, 60);
-    assert!(right >= 48, "{right} of {total} right");
+    assert!(right >= 50, "{right} of {total} right");
+    // Forty more (polarity_feedback_probe_c.csv), written before that vocabulary was: 26 right
+    // before it, 28 after.
+    let (right, total) = feedback_probe("polarity_feedback_probe_c.csv");
+    assert_eq!(total, 40);
+    assert!(right >= 28, "{right} of {total} right");
     let delay = ENGINE.analyze("团购的菜到现在还没送到，家里老人孩子都等着吃饭");
     assert_eq!(delay.polarity, xinqing::engine::Polarity::Negative);
     assert!(
