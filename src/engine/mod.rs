@@ -946,10 +946,7 @@ impl Engine {
             .iter()
             .map(|h| (h.term.to_string(), h.modifier))
             .collect();
-        for pair in hits
-            .windows(2)
-            .filter(|p| p[0].clause == p[1].clause && !p[0].negator)
-        {
+        for pair in neighbour_pairs(hits) {
             features.push((
                 format!("{} {}", pair[0].term, pair[1].term),
                 pair[1].modifier,
@@ -1001,9 +998,7 @@ impl Engine {
             }
         }
         if !self.pair_weights.is_empty() {
-            for pair in hits.windows(2).filter(|p| {
-                p[0].clause == p[1].clause && !p[0].negator && p[0].id != NO_ID && p[1].id != NO_ID
-            }) {
+            for pair in neighbour_pairs(hits).filter(|p| p[0].id != NO_ID && p[1].id != NO_ID) {
                 if let Some(w) = self.pair_weights.get(pair_id(pair[0].id, pair[1].id)) {
                     let contribution = w * pair[1].modifier;
                     raw += contribution;
@@ -1255,6 +1250,14 @@ impl<'t> LiteralRarity<'t> {
             .fold(0.0, f32::max);
         word.chars().map(|c| self.of_char(c)).sum::<f32>().max(held)
     }
+}
+
+/// Neighbouring hits that are weighed as a pair, in training and in scoring alike: both in
+/// one clause, the first no negator (whose negation of the second already says what the pair
+/// would).
+fn neighbour_pairs<'h, 't>(hits: &'h [Hit<'t>]) -> impl Iterator<Item = &'h [Hit<'t>]> {
+    hits.windows(2)
+        .filter(|p| p[0].clause == p[1].clause && !p[0].negator)
 }
 
 /// The tags of the `k` largest values, largest first and equal values by smaller tag (values
