@@ -741,6 +741,10 @@ pub enum BenchPart {
     Cut,
     /// The engine's whole analysis.
     Engine,
+    /// The engine's reading alone: normalise, segment, look each token up and walk the clauses.
+    /// Every analysis needs it before crisis, emotions, topics, keywords and explanations, so
+    /// it is the least the engine can cost.
+    Read,
 }
 
 /// `part` over the texts: one pass to warm it (pages, caches, the regexes' lazy automata), then
@@ -748,9 +752,10 @@ pub enum BenchPart {
 /// a measured pass took.
 pub fn bench_part(engine: &Engine, texts: &[String], rounds: usize, part: BenchPart) -> f64 {
     let jieba = (part == BenchPart::Cut).then(jieba_rs::Jieba::new);
-    let pass = |t: &str| match &jieba {
-        Some(j) => j.cut(t, true).len(),
-        None => engine.analyze(t).terms.len(),
+    let pass = |t: &str| match (&jieba, part) {
+        (Some(j), _) => j.cut(t, true).len(),
+        (None, BenchPart::Read) => engine.bench_stage(t, 2),
+        (None, _) => engine.analyze(t).terms.len(),
     };
     for t in texts {
         std::hint::black_box(pass(t));
