@@ -521,8 +521,12 @@ impl CrisisModel {
         for whole in whole_sentences(text) {
             let chars = self.blocks(whole, &mut blocks);
             // The windows of `windows`: block k and the next, from character k × step, until
-            // one reaches the end.
+            // one reaches the end. Their bounds move forward only, so two cursors find their
+            // bytes in one pass over the sentence: counted from its start for each window, a
+            // long sentence whose every window reached ("烧死" over and over) took time in the
+            // square of its length, seconds for a megabyte.
             let step = WINDOW_CHARS / 2;
+            let (mut from, mut to) = (CharCursor::new(whole), CharCursor::new(whole));
             for first in 0..blocks.len() {
                 let start = first * step;
                 let last = chars - start <= WINDOW_CHARS;
@@ -531,9 +535,7 @@ impl CrisisModel {
                         whole
                     } else {
                         let end = if last { chars } else { start + WINDOW_CHARS };
-                        let byte =
-                            |i: usize| whole.char_indices().nth(i).map_or(whole.len(), |(b, _)| b);
-                        &whole[byte(start)..byte(end)]
+                        &whole[from.byte_at(start)..to.byte_at(end)]
                     };
                     let s = mask(window);
                     let p = self.probability(&s);
@@ -589,6 +591,38 @@ impl CrisisModel {
                 .map(|&(_, k)| key_text(k))
                 .collect(),
         })
+    }
+}
+
+/// The byte offset of character positions of a text, asked for in increasing order: it steps
+/// forward from the last position asked for.
+struct CharCursor<'t> {
+    text: &'t str,
+    chars: usize,
+    byte: usize,
+}
+
+impl<'t> CharCursor<'t> {
+    fn new(text: &'t str) -> CharCursor<'t> {
+        CharCursor {
+            text,
+            chars: 0,
+            byte: 0,
+        }
+    }
+
+    /// Where character `i` (not before the last one asked for) starts, or the text's end.
+    fn byte_at(&mut self, i: usize) -> usize {
+        debug_assert!(i >= self.chars, "the cursor only moves forward");
+        let mut rest = self.text[self.byte..].chars();
+        while self.chars < i {
+            let Some(c) = rest.next() else {
+                break;
+            };
+            self.byte += c.len_utf8();
+            self.chars += 1;
+        }
+        self.byte
     }
 }
 
@@ -821,6 +855,38 @@ pub fn train_model(examples: &[CrisisExample], opts: &CrisisTrainOptions) -> Cri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cursor_finds_each_character_s_byte_as_char_indices_does() {
+        let text = "a烧😀死 b";
+        let starts: Vec<usize> = text
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain([text.len()])
+            .collect();
+        for step in 1..4 {
+            let mut cursor = CharCursor::new(text);
+            for i in (0..starts.len()).step_by(step) {
+                assert_eq!(cursor.byte_at(i), starts[i], "character {i}, step {step}");
+            }
+            // Past the end is the end; asked again, the same place.
+            assert_eq!(cursor.byte_at(starts.len() + 5), text.len());
+        }
+        let mut cursor = CharCursor::new(text);
+        assert_eq!((cursor.byte_at(2), cursor.byte_at(2)), (4, 4));
+    }
+
+    #[test]
+    fn a_long_sentence_that_reaches_everywhere_is_screened_window_by_window() {
+        // Every window of this sentence reaches the threshold. Each window's bytes are found
+        // from the one before, and the finding is that of the sentence's first window.
+        let model = shipped_model();
+        let long = "烧死".repeat(3 * WINDOW_CHARS);
+        let first: String = long.chars().take(WINDOW_CHARS).collect();
+        let (whole, alone) = (model.screen(&long), model.screen(&first));
+        assert!(alone.is_some());
+        assert_eq!(whole.map(|s| s.probability), alone.map(|s| s.probability));
+    }
 
     #[test]
     fn a_long_sentence_is_read_in_overlapping_windows_that_cover_it() {
