@@ -969,10 +969,11 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // Forty lines of lockdown feedback (tests/data/polarity_feedback_probe.csv, session 20), the
     // kind the bulletin counts, written before being scored: at first 32 of 40 were right (macro-F1
     // 0.829); the delays ("还没出来", "还没送到") read as praise, the negated word's learned weight
-    // turned over. A negator is now a candidate of its own ("还没" one word), and 34 are right.
+    // turned over. A negator is now a candidate of its own ("还没" one word), and 34 are right;
+    // with 好 of 好几次 read as "quite" (session 22), 36.
     let (right, total) = feedback_probe("polarity_feedback_probe.csv");
     assert_eq!(total, 40);
-    assert!(right >= 34, "{right} of {total} right");
+    assert!(right >= 36, "{right} of {total} right");
     // Sixty more (polarity_feedback_probe_b.csv, session 21), written before being scored: 48
     // read at their polarity (`eval`, which reads a neutral text by its score's sign, counted 50).
     // The misses were words whose learned weight comes from hotel reviews (有人 knocking at night,
@@ -982,10 +983,29 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     assert_eq!(total, 60);
     assert!(right >= 50, "{right} of {total} right");
     // Forty more (polarity_feedback_probe_c.csv), written before that vocabulary was: 26 right
-    // before it, 28 after.
+    // before it, 28 after, 29 with 好几次 read as "quite".
     let (right, total) = feedback_probe("polarity_feedback_probe_c.csv");
     assert_eq!(total, 40);
-    assert!(right >= 28, "{right} of {total} right");
+    assert!(right >= 29, "{right} of {total} right");
+    // Forty more (polarity_feedback_probe_d.csv, session 22), written before that rule: 31 right
+    // before it, 32 after; retrained with 好多了 ("much better") as a word, 31 again.
+    let (right, total) = feedback_probe("polarity_feedback_probe_d.csv");
+    assert_eq!(total, 40);
+    assert!(right >= 31, "{right} of {total} right");
+    // "Quite a few times" is no praise, and "much better" still is.
+    let again = ENGINE.analyze("投诉了好几次，每次都说在处理");
+    assert!(
+        !again.terms.iter().any(|t| t.term == "好"),
+        "{:?}",
+        again.terms
+    );
+    for better in ["跟热线的老师聊完，心情好多了", "孩子烧退了，好些了"] {
+        assert_eq!(
+            ENGINE.analyze(better).polarity,
+            xinqing::engine::Polarity::Positive,
+            "{better}"
+        );
+    }
     let delay = ENGINE.analyze("团购的菜到现在还没送到，家里老人孩子都等着吃饭");
     assert_eq!(delay.polarity, xinqing::engine::Polarity::Negative);
     assert!(

@@ -869,6 +869,11 @@ impl Engine {
                 }
                 Role::Plain => {}
             }
+            // 好 before a number of times or a stretch of time (好几次, 好多天, 好半天) says
+            // "quite a few", not "good": "反映了好几次" complains.
+            if word == "好" && tokens.get(i + 1).is_some_and(|n| counts_times(n)) {
+                continue;
+            }
             if info.is_some_and(|i| i.function) || !is_wordy(word) {
                 // A question particle at the end of a clause makes it a question.
                 if matches!(word, "吗" | "么")
@@ -1496,6 +1501,18 @@ fn is_punctuation_block(c: char) -> bool {
         c as u32,
         0x2010..=0x2027 | 0x2030..=0x205E | 0x3000..=0x3004 | 0x3008..=0x3020 | 0xFF01..=0xFF0F | 0xFF1A..=0xFF20
     )
+}
+
+/// Whether a token after 好 counts times or time (几次, 多天, 半天, 一阵子), so that 好 means
+/// "quite" there.
+fn counts_times(next: &str) -> bool {
+    let mut chars = next.chars();
+    match (chars.next(), chars.next()) {
+        (Some('几' | '半'), _) => true,
+        (Some('多'), Some(c)) => c != '了',
+        (Some('一'), Some('阵' | '会' | '段')) => true,
+        _ => false,
+    }
 }
 
 /// Whether a token is empty or only whitespace; an ideograph's lead byte answers at once.
