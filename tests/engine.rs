@@ -964,6 +964,14 @@ fn feedback_probe(file: &str) -> (usize, usize) {
     (right, total)
 }
 
+/// Asserts that a probe has `lines` lines and that at least `right` of them are read at their
+/// label.
+fn probe_reads_at_least(file: &str, lines: usize, right: usize) {
+    let (read, total) = feedback_probe(file);
+    assert_eq!(total, lines, "{file}");
+    assert!(read >= right, "{file}: {read} of {total} right");
+}
+
 #[test]
 fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // Forty lines of lockdown feedback (tests/data/polarity_feedback_probe.csv, session 20), the
@@ -971,27 +979,19 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // 0.829); the delays ("还没出来", "还没送到") read as praise, the negated word's learned weight
     // turned over. A negator is now a candidate of its own ("还没" one word), and 34 are right;
     // with 好 of 好几次 read as "quite" (session 22), 36.
-    let (right, total) = feedback_probe("polarity_feedback_probe.csv");
-    assert_eq!(total, 40);
-    assert!(right >= 36, "{right} of {total} right");
+    probe_reads_at_least("polarity_feedback_probe.csv", 40, 36);
     // Sixty more (polarity_feedback_probe_b.csv, session 21), written before being scored: 48
     // read at their polarity (`eval`, which reads a neutral text by its score's sign, counted 50).
     // The misses were words whose learned weight comes from hotel reviews (有人 knocking at night,
     // no 热水, 少 of a quiet hotel) read in lockdown feedback. With the service vocabulary of
     // polarity.tsv, 50.
-    let (right, total) = feedback_probe("polarity_feedback_probe_b.csv");
-    assert_eq!(total, 60);
-    assert!(right >= 50, "{right} of {total} right");
+    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 50);
     // Forty more (polarity_feedback_probe_c.csv), written before that vocabulary was: 26 right
     // before it, 28 after, 29 with 好几次 read as "quite".
-    let (right, total) = feedback_probe("polarity_feedback_probe_c.csv");
-    assert_eq!(total, 40);
-    assert!(right >= 29, "{right} of {total} right");
+    probe_reads_at_least("polarity_feedback_probe_c.csv", 40, 29);
     // Forty more (polarity_feedback_probe_d.csv, session 22), written before that rule: 31 right
     // before it, 32 after; retrained with 好多了 ("much better") as a word, 31 again.
-    let (right, total) = feedback_probe("polarity_feedback_probe_d.csv");
-    assert_eq!(total, 40);
-    assert!(right >= 31, "{right} of {total} right");
+    probe_reads_at_least("polarity_feedback_probe_d.csv", 40, 31);
     // "Quite a few times" is no praise, and "much better" still is.
     let again = ENGINE.analyze("投诉了好几次，每次都说在处理");
     assert!(
