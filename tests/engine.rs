@@ -210,6 +210,10 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         // A husband's threat to burn the caller's family with petrol he has bought reads as
         // imminent (a means and a death word), not as the harm to others it was written as.
         ("crisis_domestic_violence_probe.tsv", 0, 1),
+        // Sleeping pills as prescribed (session 22): a daily half pill, pills stopped and a
+        // father's dose counted out read as imminent, the screen's. Masking a prescription and a
+        // dose first took two of them away and missed "医生给我开了安眠药，我攒了两个月，够了".
+        ("crisis_prescriptions_probe.tsv", 3, 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5, 0),
     ] {
