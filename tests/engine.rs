@@ -988,13 +988,15 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // read at their polarity (`eval`, which reads a neutral text by its score's sign, counted 50).
     // The misses were words whose learned weight comes from hotel reviews (有人 knocking at night,
     // no 热水, 少 of a quiet hotel) read in lockdown feedback. With the service vocabulary of
-    // polarity.tsv, 50.
-    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 50);
+    // polarity.tsv, 50; 51 since session 22.
+    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 51);
     // Forty more (polarity_feedback_probe_c.csv), written before that vocabulary was: 26 right
-    // before it, 28 after, 29 with 好几次 read as "quite".
-    probe_reads_at_least("polarity_feedback_probe_c.csv", 40, 29);
+    // before it, 28 after, 29 with 好几次 read as "quite", 34 with words the HMM made up read
+    // by their characters (not held out: its misses had been looked at).
+    probe_reads_at_least("polarity_feedback_probe_c.csv", 40, 34);
     // Forty more (polarity_feedback_probe_d.csv, session 22), written before that rule: 31 right
-    // before it, 32 after; retrained with 好多了 ("much better") as a word, 31 again.
+    // before it, 32 after; retrained with 好多了 ("much better") as a word, 31 again, and 31
+    // with words the HMM made up read by their characters.
     probe_reads_at_least("polarity_feedback_probe_d.csv", 40, 31);
     // "Quite a few times" is no praise, and "much better" still is.
     let again = ENGINE.analyze("投诉了好几次，每次都说在处理");
