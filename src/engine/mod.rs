@@ -181,6 +181,17 @@ pub(crate) struct TermInfo {
     idf: f32,
 }
 
+impl TermInfo {
+    /// Whether a curated dictionary gives the word something: a polarity weight, an emotion,
+    /// a rule's role or a topic.
+    fn is_curated(&self) -> bool {
+        self.curated != 0.0
+            || self.emotion.is_some()
+            || self.role != Role::Plain
+            || self.topics != 0
+    }
+}
+
 impl Default for TermInfo {
     fn default() -> Self {
         TermInfo {
@@ -565,13 +576,7 @@ impl Engine {
     pub fn curated_words(&self) -> impl Iterator<Item = &str> {
         self.terms
             .iter()
-            .filter(|(_, i)| {
-                i.curated != 0.0
-                    || i.emotion.is_some()
-                    || i.role != Role::Plain
-                    || i.topics != 0
-                    || i.stop
-            })
+            .filter(|(_, i)| i.is_curated() || i.stop)
             .map(|(w, _)| w.as_str())
     }
 
@@ -604,12 +609,7 @@ impl Engine {
         for (id, (word, info)) in ordered.iter_mut().enumerate() {
             info.id = id as u32;
             info.idf = self.idf_of_unlisted(word, info.idf);
-            info.made_up = info.curated == 0.0
-                && info.emotion.is_none()
-                && info.role == Role::Plain
-                && info.topics == 0
-                && may_be_made_up(word)
-                && !self.jieba.has_word(word);
+            info.made_up = !info.is_curated() && may_be_made_up(word) && !self.jieba.has_word(word);
         }
         self.table = TermTable::new(ordered);
         self.pair_weights = FilteredMap::new(self.learned.pairs.iter().filter_map(|(pair, w)| {
@@ -957,7 +957,9 @@ impl Engine {
             Some(i) => i.made_up,
             None => may_be_made_up(w) && !self.jieba.has_word(w),
         };
+        // Most texts hold no such word, and are walked as they are cut.
         let first = tokens.iter().zip(infos).position(|(w, i)| made_up(w, *i))?;
+        // Sized once for the characters a few made-up words add.
         let mut read = Vec::with_capacity(tokens.len() + 8);
         let mut read_infos = Vec::with_capacity(tokens.len() + 8);
         read.extend_from_slice(&tokens[..first]);
