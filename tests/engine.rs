@@ -1001,6 +1001,9 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // Forty more (polarity_feedback_probe_e.csv, session 23), written before that session's
     // changes were tried: 31 right at first.
     probe_reads_at_least("polarity_feedback_probe_e.csv", 40, 31);
+    // Forty more (polarity_feedback_probe_f.csv, session 23), written after e's misses were
+    // looked at and before any change was tried, and its misses not looked at: 31 right at first.
+    probe_reads_at_least("polarity_feedback_probe_f.csv", 40, 31);
     // "Quite a few times" is no praise, and "much better" still is.
     let again = ENGINE.analyze("投诉了好几次，每次都说在处理");
     assert!(
