@@ -427,16 +427,23 @@ impl Engine {
                     LearnedEmotions::parse(&d.emotions_learned)?,
                 ))
             });
-            let (mut engine, topic_words) = Engine::assemble(d)?;
+            let mut engine = Engine::assemble(d)?;
             let (learned, emotions) = joined(learned)?;
             engine.apply_learned(learned);
             engine.apply_learned_emotions(emotions);
             engine.jieba = joined(segmenter)?;
-            for w in topic_words {
-                // Keywords must come out of segmentation whole.
-                if !engine.jieba.has_word(w) {
-                    engine.jieba.add_word(w, Some(2000), None);
-                }
+            // A curated word (a lexicon, emotion, rule or topic word) is read only when the cut
+            // leaves it whole. One the segmenter lacks, or holds too rarely ("无语" came out as
+            // 无 + 语), gets just the frequency that joins it when it stands alone: not more, so
+            // that a word around it still wins ("我的天空" stays 我 的 天空, not 我的天 空).
+            let apart: Vec<String> = engine
+                .terms
+                .iter()
+                .filter(|(w, i)| i.is_curated() && engine.jieba.cut(w, false).len() > 1)
+                .map(|(w, _)| w.clone())
+                .collect();
+            for w in &apart {
+                engine.jieba.add_word(w, None, None);
             }
             // After the segmenter: it says which words no dictionary holds.
             engine.compile();
@@ -444,9 +451,8 @@ impl Engine {
         })
     }
 
-    /// The engine on `d` but for its segmenter (empty) and learned weights (none), and the
-    /// topic keywords to add to the segmenter's dictionary.
-    fn assemble(d: &Dictionaries) -> Result<(Engine, Vec<&str>)> {
+    /// The engine on `d` but for its segmenter (empty) and learned weights (none).
+    fn assemble(d: &Dictionaries) -> Result<Engine> {
         let mut terms: FxHashMap<String, TermInfo> = FxHashMap::default();
         fn entry<'m>(terms: &'m mut FxHashMap<String, TermInfo>, word: &str) -> &'m mut TermInfo {
             terms.entry(word.to_string()).or_default()
@@ -485,6 +491,28 @@ impl Engine {
             entry(&mut terms, w).emotion =
                 Some((class as u8, v.trim().parse().context("emotions.tsv")?));
         }
+        // A word said twice over, character by character (干干净净, 开开心心), says what the
+        // word says: it gets the word's weight and emotion unless it has its own.
+        let doubled: Vec<(String, String)> = terms
+            .iter()
+            .filter(|(_, i)| i.curated != 0.0 || i.emotion.is_some())
+            .filter_map(|(w, _)| {
+                let mut chars = w.chars();
+                match (chars.next(), chars.next(), chars.next()) {
+                    (Some(a), Some(b), None) if a != b => {
+                        Some((format!("{a}{a}{b}{b}"), w.clone()))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        for (twice, word) in doubled {
+            let (curated, emotion) = (terms[&word].curated, terms[&word].emotion);
+            let info = entry(&mut terms, &twice);
+            if info.curated == 0.0 && info.emotion.is_none() {
+                (info.curated, info.emotion) = (curated, emotion);
+            }
+        }
         // Roles last: a negator or degree word is never itself a sentiment word.
         for w in data_lines(&d.negators) {
             entry(&mut terms, w.trim()).role = Role::Negator;
@@ -505,7 +533,6 @@ impl Engine {
         }
         let mut topics = Vec::new();
         let mut topic_names = Vec::new();
-        let mut topic_words = Vec::new();
         for line in data_lines(&d.topics) {
             let mut parts = line.split('\t');
             let (Some(id), Some(name), Some(words)) = (parts.next(), parts.next(), parts.next())
@@ -520,7 +547,6 @@ impl Engine {
             topic_names.push(name.trim().to_string());
             for w in words.split_whitespace() {
                 entry(&mut terms, w).topics |= bit;
-                topic_words.push(w);
             }
         }
         let mut emoticons = Vec::new();
@@ -568,7 +594,7 @@ impl Engine {
             emotion_bias: [0.0; 6],
             emoticon_rows: Vec::new(),
         };
-        Ok((engine, topic_words))
+        Ok(engine)
     }
 
     /// The words the curated dictionaries name (lexicon, emotion, rule, topic and stop words),
@@ -1924,12 +1950,82 @@ mod token_class_tests {
     }
 
     #[test]
+    fn every_curated_word_comes_out_of_the_cut_whole() {
+        // Thirty-one had not ("没人理", "靠谱", "无语", "给力"), and weighed nothing.
+        let engine = Engine::embedded().unwrap();
+        let apart: Vec<&String> = engine
+            .terms
+            .iter()
+            .filter(|(w, i)| i.is_curated() && engine.jieba.cut(w, false).len() != 1)
+            .map(|(w, _)| w)
+            .collect();
+        assert!(apart.is_empty(), "{apart:?}");
+        // Joined only as often as it takes: the word around them still wins.
+        let cut = |t: &str| -> Vec<String> {
+            engine
+                .jieba
+                .cut(t, true)
+                .iter()
+                .map(|s| s.word.to_string())
+                .collect()
+        };
+        assert_eq!(cut("我的天空"), ["我", "的", "天空"]);
+        assert_eq!(cut("留言了也没人理"), ["留言", "了", "也", "没人理"]);
+    }
+
+    #[test]
+    fn every_emotion_word_has_the_polarity_of_its_emotion() {
+        // "我很失落" was neutral: 失落 had an emotion (哀) and no polarity.
+        let engine = Engine::embedded().unwrap();
+        let wrong: Vec<(&String, f32, &str)> = engine
+            .terms
+            .iter()
+            .filter_map(|(w, i)| {
+                let (class, _) = i.emotion?;
+                let sign = match EMOTIONS[class as usize] {
+                    "惊" => return None,
+                    "乐" | "好" => 1.0,
+                    _ => -1.0,
+                };
+                (i.curated * sign <= 0.0).then_some((w, i.curated, EMOTIONS[class as usize]))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:?}");
+        assert_eq!(engine.analyze("我很失落").polarity, Polarity::Negative);
+        assert_eq!(engine.analyze("感觉很孤单").polarity, Polarity::Negative);
+    }
+
+    #[test]
+    fn a_word_said_twice_over_reads_as_the_word() {
+        let engine = Engine::embedded().unwrap();
+        let a = engine.analyze("物业把楼道打扫得干干净净");
+        assert!(
+            a.terms
+                .iter()
+                .any(|t| t.term == "干干净净" && t.weight > 0.0),
+            "{:?}",
+            a.terms
+        );
+        assert_eq!(a.polarity, Polarity::Positive);
+        // Not in jieba's dictionary: the segmenter gets it with its word.
+        let b = engine.analyze("大家都开开心心的");
+        assert!(
+            b.terms.iter().any(|t| t.term == "开开心心"),
+            "{:?}",
+            b.terms
+        );
+    }
+
+    #[test]
     fn the_segmenter_keeps_every_curated_word_jieba_holds() {
+        // The segmenter's own file, at jieba's frequencies: the engine would join a word it
+        // lacks (at the least frequency that does), so its jieba is not the measure.
         let engine = Engine::embedded().unwrap();
         let full = Jieba::new();
+        let pruned = segmenter::segmenter(&Dictionaries::embedded().segmenter).unwrap();
         let lost: Vec<&str> = engine
             .curated_words()
-            .filter(|w| full.has_word(w) && !engine.jieba.has_word(w))
+            .filter(|w| full.has_word(w) && !pruned.has_word(w))
             .collect();
         assert!(
             lost.is_empty(),
