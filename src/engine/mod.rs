@@ -436,13 +436,7 @@ impl Engine {
             // leaves it whole. One the segmenter lacks, or holds too rarely ("无语" came out as
             // 无 + 语), gets just the frequency that joins it when it stands alone: not more, so
             // that a word around it still wins ("我的天空" stays 我 的 天空, not 我的天 空).
-            let apart: Vec<String> = engine
-                .terms
-                .iter()
-                .filter(|(w, i)| i.is_curated() && engine.jieba.cut(w, false).len() > 1)
-                .map(|(w, _)| w.clone())
-                .collect();
-            for w in &apart {
+            for w in &engine.curated_cut_apart() {
                 engine.jieba.add_word(w, None, None);
             }
             // After the segmenter: it says which words no dictionary holds.
@@ -595,6 +589,16 @@ impl Engine {
             emoticon_rows: Vec::new(),
         };
         Ok(engine)
+    }
+
+    /// The curated words (lexicon, emotion, rule and topic words) the segmenter cuts apart when
+    /// each stands alone: those it lacks or holds too rarely.
+    fn curated_cut_apart(&self) -> Vec<String> {
+        self.terms
+            .iter()
+            .filter(|(w, i)| i.is_curated() && self.jieba.cut(w, false).len() > 1)
+            .map(|(w, _)| w.clone())
+            .collect()
     }
 
     /// The words the curated dictionaries name (lexicon, emotion, rule, topic and stop words),
@@ -1953,12 +1957,7 @@ mod token_class_tests {
     fn every_curated_word_comes_out_of_the_cut_whole() {
         // Thirty-one had not ("没人理", "靠谱", "无语", "给力"), and weighed nothing.
         let engine = Engine::embedded().unwrap();
-        let apart: Vec<&String> = engine
-            .terms
-            .iter()
-            .filter(|(w, i)| i.is_curated() && engine.jieba.cut(w, false).len() != 1)
-            .map(|(w, _)| w)
-            .collect();
+        let apart = engine.curated_cut_apart();
         assert!(apart.is_empty(), "{apart:?}");
         // Joined only as often as it takes: the word around them still wins.
         let cut = |t: &str| -> Vec<String> {
