@@ -84,6 +84,9 @@ const EARLIER_CLAUSE: f32 = 0.8;
 const LATER_CLAUSE: f32 = 1.2;
 const QUESTION: f32 = 0.6;
 const EXCLAMATION: f32 = 1.2;
+/// How many words after a verb of overcoming (`overcomes.txt`) may be the hardship it gets
+/// through: 走出了失去亲人的阴影 is 失去, 亲人, 阴影.
+const OVERCOME_SCOPE: u8 = 3;
 /// The rule names a hit's clause and sentence codes stand for.
 const CLAUSE_RULES: [&str; 3] = ["", "earlier clause", "later clause"];
 const SENTENCE_RULES: [&str; 3] = ["", "question", "exclamation"];
@@ -130,6 +133,7 @@ embedded! {
     negators => "negators.txt",
     degree => "degree.txt",
     complements => "complements.txt",
+    overcomes => "overcomes.txt",
     adversatives => "adversatives.txt",
     polarity => "polarity.tsv",
     learned => "polarity_learned.tsv",
@@ -153,6 +157,9 @@ enum Role {
     /// A degree complement (死 of 开心死了): scales the lexicon word just before it.
     Complement(f32),
     Adversative,
+    /// A verb of getting through a hardship (度过, 走出, 缓解): the negative words just after it
+    /// in its clause are read as negated.
+    Overcome,
 }
 
 const NO_ROW: u32 = u32::MAX;
@@ -316,6 +323,9 @@ pub(crate) struct Hit<'t> {
     pub modifier: f32,
     clause: u32,
     negated: bool,
+    /// A hardship after a verb of overcoming (度过了最难熬的那几天): read as negated, and
+    /// explained as overcome.
+    overcome: bool,
     /// A negator read as a candidate of its own: it pairs with no word after it, whose
     /// negation already says what the pair would.
     negator: bool,
@@ -347,11 +357,29 @@ impl<'t> Hit<'t> {
             clause,
             modifier: degree * if negated { NEGATED } else { 1.0 },
             negated,
+            overcome: false,
             negator,
             degree,
             clause_rule: 0,
             sentence_rule: 0,
         }
+    }
+}
+
+impl Hit<'_> {
+    /// A word of hardship: of negative curated weight, or of a negative emotion.
+    fn is_hardship(&self) -> bool {
+        self.curated < 0.0
+            || self
+                .emotion
+                .is_some_and(|(class, _)| (2..=5).contains(&class))
+    }
+
+    /// Read as a hardship got through: negated, and so of no emotion.
+    fn overcome(&mut self) {
+        self.modifier *= NEGATED;
+        self.negated = true;
+        self.overcome = true;
     }
 }
 
@@ -524,6 +552,9 @@ impl Engine {
         }
         for w in data_lines(&d.adversatives) {
             entry(&mut terms, w.trim()).role = Role::Adversative;
+        }
+        for w in data_lines(&d.overcomes) {
+            entry(&mut terms, w.trim()).role = Role::Overcome;
         }
         let mut topics = Vec::new();
         let mut topic_names = Vec::new();
@@ -852,6 +883,10 @@ impl Engine {
         let mut clause = 0u32;
         // The token the last hit was read from: a complement scales it only from just after.
         let mut last_hit_token: Option<usize> = None;
+        // The last negator's token, and how many words after a verb of overcoming may still
+        // be the hardship it gets through.
+        let mut last_negator_token: Option<usize> = None;
+        let mut overcome_left = 0u8;
         let close_clause = |hits: &mut Vec<Hit<'t>>, start: usize, end_token: &str| {
             let rule = match end_token {
                 "？" | "?" => Some((RULE_QUESTION, QUESTION)),
@@ -872,6 +907,7 @@ impl Engine {
                 clause += 1;
                 negated = false;
                 degree = 1.0;
+                overcome_left = 0;
                 continue;
             }
             if is_blank(word) {
@@ -884,6 +920,7 @@ impl Engine {
                     // negator is a candidate too, read plainly, before it turns the next word.
                     hits.push(Hit::new(word, info, clause, false, 1.0, true));
                     negated = !negated;
+                    last_negator_token = Some(i);
                     continue;
                 }
                 Role::Degree(m) => {
@@ -907,7 +944,7 @@ impl Engine {
                         continue;
                     }
                 }
-                Role::Plain => {}
+                Role::Overcome | Role::Plain => {}
             }
             // 好 before a number of times or a stretch of time (好几次, 好多天, 好半天) says
             // "quite a few", not "good": "反映了好几次" complains.
@@ -927,7 +964,19 @@ impl Engine {
                 }
                 continue;
             }
-            hits.push(Hit::new(word, info, clause, negated, degree, false));
+            let mut hit = Hit::new(word, info, clause, negated, degree, false);
+            if overcome_left > 0 {
+                overcome_left -= 1;
+                if hit.is_hardship() && !hit.negated {
+                    hit.overcome();
+                }
+            }
+            if info.is_some_and(|i| i.role == Role::Overcome) {
+                // Not when it is denied: 没能走出, 无法摆脱, 还没有缓解.
+                let denied = negated || last_negator_token.is_some_and(|n| i - n <= 2);
+                overcome_left = if denied { 0 } else { OVERCOME_SCOPE };
+            }
+            hits.push(hit);
             last_hit_token = Some(i);
             negated = false;
             degree = 1.0;
@@ -1522,7 +1571,7 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
     // Without an intensifier the rules make one of 18 fixed strings: no allocation for the
     // terms of every text.
     let intensified = (h.degree - 1.0).abs() > f32::EPSILON;
-    if !intensified {
+    if !intensified && !h.overcome {
         #[rustfmt::skip]
         const FIXED: [&str; 18] = [
             "", "question", "exclamation",
@@ -1540,17 +1589,26 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
         return FIXED[index].into();
     }
     let mut rules = String::with_capacity(64);
-    if h.negated {
-        rules.push_str("negated, ");
+    if h.overcome {
+        rules.push_str("overcome");
+    } else if h.negated {
+        rules.push_str("negated");
     }
-    rules.push_str("intensified ×");
-    push_round3(&mut rules, h.degree);
+    if intensified {
+        if !rules.is_empty() {
+            rules.push_str(", ");
+        }
+        rules.push_str("intensified ×");
+        push_round3(&mut rules, h.degree);
+    }
     for part in [
         CLAUSE_RULES[usize::from(h.clause_rule)],
         SENTENCE_RULES[usize::from(h.sentence_rule)],
     ] {
         if !part.is_empty() {
-            rules.push_str(", ");
+            if !rules.is_empty() {
+                rules.push_str(", ");
+            }
             rules.push_str(part);
         }
     }
@@ -1894,6 +1952,47 @@ mod tests {
         let a = ENGINE.analyze("房间有点旧，但是服务非常好");
         assert_eq!(a.polarity, Polarity::Positive, "{:?}", a.terms);
         assert!(a.terms.iter().any(|t| t.rule.contains("later clause")));
+    }
+
+    #[test]
+    fn a_hardship_got_through_is_behind_the_speaker() {
+        let overcome = |text: &str, word: &str| {
+            let a = ENGINE.analyze(text);
+            let t = a.terms.iter().find(|t| t.term == word);
+            (
+                a.polarity,
+                t.map(|t| (t.rule.contains("overcome"), t.weight > 0.0)),
+            )
+        };
+        // Got through: the hardship weighs for the text, and says so.
+        for (text, word) in [
+            ("心理援助热线帮我度过了最难熬的那几天，谢谢", "难熬"),
+            ("孩子慢慢走出了焦虑，现在睡得好多了", "焦虑"),
+            ("经过咨询，我克服了对疫情的恐惧", "恐惧"),
+            ("我们一起挺过了这段困难时期", "困难"),
+        ] {
+            assert_eq!(
+                overcome(text, word),
+                (Polarity::Positive, Some((true, true))),
+                "{text}"
+            );
+        }
+        // Not got through (denied), or not the hardship the verb gets through (out of reach).
+        for (text, word) in [
+            ("我没能走出失去妈妈的悲伤", "悲伤"),
+            ("吃了药也无法缓解焦虑", "焦虑"),
+            ("走出小区发现垃圾堆了好几天没人管", "没人管"),
+        ] {
+            assert_eq!(
+                overcome(text, word),
+                (Polarity::Negative, Some((false, false))),
+                "{text}"
+            );
+        }
+        // The emotion of a hardship got through is not what the text feels.
+        let a = ENGINE.analyze("终于摆脱了恐惧");
+        assert_ne!(a.emotion, Some("惧"), "{:?}", a.emotions);
+        assert_eq!(ENGINE.analyze("我很恐惧").emotion, Some("惧"));
     }
 
     #[test]
