@@ -222,14 +222,14 @@ pub fn train_emotions(
 ) -> super::LearnedEmotions {
     const K: usize = 6;
     let featurised = on_both_cores(examples, |e| engine.emotion_features(&e.text));
-    let (vocabulary, ids) = vocabulary(featurised.iter().map(Vec::as_slice), opts.min_docs);
-    let mut docs: Vec<(Vec<(usize, f32)>, usize)> = featurised
+    let (vocabulary, ids) = vocabulary(featurised.iter().map(|f| f.0.as_slice()), opts.min_docs);
+    let mut docs: Vec<(Vec<(usize, f32)>, usize, [f32; K])> = featurised
         .iter()
         .zip(examples)
-        .map(|(features, e)| (by_id(features, &ids), e.class.min(K - 1)))
+        .map(|((features, offset), e)| (by_id(features, &ids), e.class.min(K - 1), *offset))
         .collect();
     let mut counts = [0usize; K];
-    for (_, c) in &docs {
+    for (_, c, _) in &docs {
         counts[*c] += 1;
     }
     let class_weight: [f32; K] =
@@ -240,8 +240,11 @@ pub fn train_emotions(
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     for _ in 0..opts.epochs {
         docs.shuffle(&mut rng);
-        for (features, class) in &docs {
+        for (features, class, offset) in &docs {
             let mut z = bias;
+            for (zc, o) in z.iter_mut().zip(offset) {
+                *zc += o;
+            }
             for (id, x) in features {
                 for (zc, w) in z.iter_mut().zip(&weights[*id]) {
                     *zc += w * x;
