@@ -213,6 +213,14 @@ pub struct EmotionExample {
     pub class: usize,
 }
 
+/// A text for the emotion model: its features by id, its class, and the curated lexicon's
+/// offset to its logits.
+struct EmotionDoc {
+    features: Vec<(usize, f32)>,
+    class: usize,
+    offset: [f32; 6],
+}
+
 /// A softmax regression over the engine's emotion features (terms not negated, by degree, and
 /// emoticons), trained like the polarity model: AdaGrad, classes weighted to balance.
 pub fn train_emotions(
@@ -223,14 +231,18 @@ pub fn train_emotions(
     const K: usize = 6;
     let featurised = on_both_cores(examples, |e| engine.emotion_features(&e.text));
     let (vocabulary, ids) = vocabulary(featurised.iter().map(|f| f.0.as_slice()), opts.min_docs);
-    let mut docs: Vec<(Vec<(usize, f32)>, usize, [f32; K])> = featurised
+    let mut docs: Vec<EmotionDoc> = featurised
         .iter()
         .zip(examples)
-        .map(|((features, offset), e)| (by_id(features, &ids), e.class.min(K - 1), *offset))
+        .map(|((features, offset), e)| EmotionDoc {
+            features: by_id(features, &ids),
+            class: e.class.min(K - 1),
+            offset: *offset,
+        })
         .collect();
     let mut counts = [0usize; K];
-    for (_, c, _) in &docs {
-        counts[*c] += 1;
+    for d in &docs {
+        counts[d.class] += 1;
     }
     let class_weight: [f32; K] =
         std::array::from_fn(|c| docs.len() as f32 / (K as f32 * counts[c].max(1) as f32));
@@ -240,7 +252,12 @@ pub fn train_emotions(
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     for _ in 0..opts.epochs {
         docs.shuffle(&mut rng);
-        for (features, class, offset) in &docs {
+        for EmotionDoc {
+            features,
+            class,
+            offset,
+        } in &docs
+        {
             let mut z = bias;
             for (zc, o) in z.iter_mut().zip(offset) {
                 *zc += o;
