@@ -1275,7 +1275,7 @@ impl Engine {
             self.emotion_probabilities(hits, &normalised.emoticons, &offset)
         };
         let (emotions, emotion) = match learned {
-            Some(p) => learned_emotions(p, &emotions, crisis.risk != Risk::None),
+            Some(p) => learned_emotions(p, &emotions, crisis.risk),
             None => lexicon_emotions(emotions),
         };
 
@@ -1494,31 +1494,41 @@ fn lexicon_emotions(mut scores: [f32; 7]) -> ([f32; 7], Option<&'static str>) {
 /// Seven shares from the learned model's six classes: joy is split between 乐 and 好, and anger
 /// between 怒 and 恶, as the curated lexicon's evidence splits them (the labelled data does not
 /// tell them apart), and the seven are scaled to sum to 1; "no emotion" decides only whether
-/// there is a dominant one. Crisis language is never joy: what the model gives joy goes to
-/// sadness.
+/// there is a dominant one. Crisis language is neither joy nor surprise: a threat to others is
+/// anger, and a wish to die or to hurt oneself is sadness unless its words name anger (the
+/// model, learned on Weibo posts, read "今晚十二点以后我会从阳台跳下去" as anger and
+/// "我要杀了他" as surprise).
 fn learned_emotions(
     p: [f32; 6],
     lexicon: &[f32; 7],
-    crisis: bool,
+    risk: Risk,
 ) -> ([f32; 7], Option<&'static str>) {
     let share = |a: f32, b: f32| if a + b > 0.0 { b / (a + b) } else { 0.0 };
     let like = share(lexicon[0], lexicon[1]);
     let disgust = share(lexicon[2], lexicon[5]);
-    let (mut joy, mut sad) = (p[0], p[2]);
-    if crisis {
-        sad += joy;
-        joy = 0.0;
+    let (mut joy, mut anger, mut sad, fear, mut surprise) = (p[0], p[1], p[2], p[3], p[4]);
+    let crisis = risk != Risk::None;
+    if risk == Risk::HarmOthers {
+        anger += joy + surprise;
+        (joy, surprise) = (0.0, 0.0);
+    } else if crisis {
+        sad += joy + surprise;
+        (joy, surprise) = (0.0, 0.0);
+        if lexicon[2] + lexicon[5] == 0.0 {
+            sad += anger;
+            anger = 0.0;
+        }
     }
     let seven = [
         joy * (1.0 - like),
         joy * like,
-        p[1] * (1.0 - disgust),
+        anger * (1.0 - disgust),
         sad,
-        p[3],
-        p[1] * disgust,
-        p[4],
+        fear,
+        anger * disgust,
+        surprise,
     ];
-    let classes = [joy, p[1], sad, p[3], p[4]];
+    let classes = [joy, anger, sad, fear, surprise];
     let (best, best_p) = classes
         .iter()
         .enumerate()
@@ -2049,6 +2059,28 @@ mod tests {
         let a = ENGINE.analyze("感谢医护人员，你们辛苦了！");
         assert_eq!(a.polarity, Polarity::Positive);
         assert_eq!(a.emotion, Some("好"));
+    }
+
+    #[test]
+    fn crisis_language_is_sadness_or_a_threat_anger() {
+        for (text, risk, emotion) in [
+            (
+                "今晚十二点以后我会从阳台跳下去，提前跟大家说声再见。",
+                Risk::Imminent,
+                "哀",
+            ),
+            (
+                "安眠药我已经攒够了，今晚等家里人睡了就吃",
+                Risk::Imminent,
+                "哀",
+            ),
+            ("我活不了了", Risk::Ideation, "哀"),
+            ("我要杀了他", Risk::HarmOthers, "怒"),
+        ] {
+            let a = ENGINE.analyze(text);
+            assert_eq!((a.risk, a.emotion), (risk, Some(emotion)), "{text}");
+            assert_eq!(a.emotions[0] + a.emotions[1] + a.emotions[6], 0.0, "{text}");
+        }
     }
 
     #[test]
