@@ -392,6 +392,22 @@ fn medicine_as_a_means_alarms_and_no_crisis_line_is_read_below_its_tier() {
         ("医生说这个药一次吃两片，一天三次", Risk::None),
         ("药我已经分好了，写完这封信就全部吃下去", Risk::Imminent),
     ]);
+    // The medicine probe (session 24, not learned from): an overdose reported as swallowed by
+    // the box had been missed; a pill swallowed with difficulty is no overdose. Left: one
+    // ideation line ("想着吃完是什么感觉") and the screen's 4 false alarms of 30.
+    let Measured {
+        recall,
+        false_alarms,
+        misses,
+        ..
+    } = measure(&crisis_set("crisis_medicine_probe.tsv"));
+    assert!(recall >= 11.0 / 12.0, "{misses:#?}");
+    assert!(false_alarms <= 4, "{misses:#?}");
+    assert_risks(&[
+        ("来电者称刚刚吞下了一整盒止痛药", Risk::Imminent),
+        ("他一口气吃了一整盒药", Risk::Imminent),
+        ("药片太大，好不容易吞下了", Risk::None),
+    ]);
 }
 
 #[test]
