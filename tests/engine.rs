@@ -1007,8 +1007,9 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // The misses were words whose learned weight comes from hotel reviews (有人 knocking at night,
     // no 热水, 少 of a quiet hotel) read in lockdown feedback. With the service vocabulary of
     // polarity.tsv, 50; 51 since session 22; 53 with 有人 ("someone") a function word, its
-    // learned weight from hotel guests' "有人敲门" having read "就有人联系我了" as a complaint.
-    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 53);
+    // learned weight from hotel guests' "有人敲门" having read "就有人联系我了" as a complaint;
+    // 52 after retraining with probe f's words, a complaint at -0.053 moving to -0.035.
+    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 52);
     // Forty more (polarity_feedback_probe_c.csv), written before that vocabulary was: 26 right
     // before it, 28 after, 29 with 好几次 read as "quite", 34 with words the HMM made up read
     // by their characters (not held out: its misses had been looked at).
@@ -1025,8 +1026,13 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     probe_reads_at_least("polarity_feedback_probe_e.csv", 40, 34);
     // Forty more (polarity_feedback_probe_f.csv, session 23), written after e's misses were
     // looked at and before any change was tried, and its misses not looked at: 31 right at first,
-    // 32 after session 23's vocabulary.
-    probe_reads_at_least("polarity_feedback_probe_f.csv", 40, 32);
+    // 32 after session 23's vocabulary and after session 24's rules. Its misses were then looked
+    // at (session 24): with the words they lacked (老样子, 没管, 公平, 修好, 分文不取, 便宜, 暖), 36.
+    probe_reads_at_least("polarity_feedback_probe_f.csv", 40, 36);
+    // Forty more (polarity_feedback_probe_g.csv, session 24), written before f's misses were
+    // looked at, its own misses not looked at: 32 right at first, 31 after f's words (a complaint
+    // at -0.056 retrained to -0.048, inside the neutral band).
+    probe_reads_at_least("polarity_feedback_probe_g.csv", 40, 31);
     // "Nobody answers" is one word after 一直 ("all along"), not 一直没 ("never") and 人接.
     for (text, word) in [
         ("打电话给前台一直没人接", "没人接"),
