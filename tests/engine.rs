@@ -1039,8 +1039,9 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // looked at, its own misses not looked at: 32 right at first, 31 after f's words (a complaint
     // at -0.056 retrained to -0.048, inside the neutral band). Its misses were looked at in
     // session 25 (it is no longer held out; h is): with general evaluative words (阴阳怪气,
-    // 爱答不理, 好吃), one complaint gained and the praise "…效率真高" lost (0.057 → -0.069): 31.
-    probe_reads_at_least("polarity_feedback_probe_g.csv", 40, 31);
+    // 爱答不理, 好吃), one complaint gained and the praise "…效率真高" lost (0.057 → -0.069): 31;
+    // 32 with 不重样 ("a different dish every day") a word of praise.
+    probe_reads_at_least("polarity_feedback_probe_g.csv", 40, 32);
     // Forty more (polarity_feedback_probe_h.csv, session 25), written before g's misses were
     // looked at, its own misses not looked at: 36 right at first (accuracy 0.900, macro-F1
     // 0.911), 36 after the general evaluative words (one complaint gained, one lost).
