@@ -364,10 +364,9 @@ impl<'t> Hit<'t> {
             sentence_rule: 0,
         }
     }
-}
 
-impl Hit<'_> {
-    /// A word of hardship: of negative curated weight, or of a negative emotion.
+    /// A word of hardship: of negative curated weight, or of a negative emotion (怒 哀 惧 恶,
+    /// classes 2 to 5).
     fn is_hardship(&self) -> bool {
         self.curated < 0.0
             || self
