@@ -7,7 +7,7 @@
 //! injury; a violent act with a person or place. The cue words are in `[cues]` of the same
 //! file; the rules are `CueRules::tier` below. A text takes the higher tier of the two.
 
-use super::crisis_model::{is_space, CrisisModel, Screen};
+use super::crisis_model::{frame_end, is_space, Bounds, CrisisModel, Screen};
 use super::gate::LiteralGate;
 use anyhow::{Context, Result};
 use regex::Regex;
@@ -260,8 +260,17 @@ impl CueMatcher {
 
     /// `assess`, given where the anchor cues of `text` start (every occurrence of each).
     fn assess_anchored(&self, text: &str, anchors: &[usize]) -> Option<(Risk, Vec<String>)> {
+        self.assess_anchored_in(text, anchors, &sentence_ends(text))
+    }
+
+    /// `assess_anchored`, given where the sentences of `text` end (`sentence_ends`).
+    fn assess_anchored_in(
+        &self,
+        text: &str,
+        anchors: &[usize],
+        ends: &[usize],
+    ) -> Option<(Risk, Vec<String>)> {
         // Sentences end at 。！？!?；; each match belongs to the sentence its start is in.
-        let ends = sentence_ends(text);
         let sentence_of = |start: usize| ends.partition_point(|&e| e < start);
         // Every rule needs an anchor cue, and cues combine only within a sentence, so only the
         // sentences holding an anchor are searched for the other cues (in a long text, a few
@@ -462,6 +471,16 @@ enum Gated {
     Nothing,
     /// Which patterns may match, and where the anchor cues start.
     Found(Vec<bool>, Vec<usize>),
+}
+
+/// A text as both detectors read it, and what the pass over it found.
+struct Reading<'t> {
+    text: Cow<'t, str>,
+    gated: Gated,
+    /// Where its sentences end (`sentence_ends`), and the screen's blocks, when the gate's
+    /// pass read them.
+    ends: Option<Vec<usize>>,
+    bounds: Option<Bounds>,
 }
 
 /// One pass of the gate: the patterns that may match, where the anchor cues start, and whether
@@ -870,16 +889,21 @@ impl CrisisMatcher {
     /// The patterns and cues, then the learned screen where they find nothing.
     pub fn assess(&self, normalised: &str) -> CrisisResult {
         // Both detectors read the same text (`detector_text`): made once.
-        let (compact, gated) = self.read(normalised);
-        let result = self.rules_on(&compact, gated);
+        let Reading {
+            text,
+            gated,
+            ends,
+            bounds,
+        } = self.read(normalised);
+        let result = self.rules_on(&text, gated, ends.as_deref());
         if result.risk != Risk::None {
             return result;
         }
-        match self
-            .model
-            .as_ref()
-            .and_then(|m| self.screen_on_compact(m, &compact))
-        {
+        let screen = self.model.as_ref().and_then(|m| match &bounds {
+            Some(b) => m.screen_bounds(&text, b, &|s| self.negatives.replace(s)),
+            None => self.screen_on_compact(m, &text),
+        });
+        match screen {
             Some(s) => CrisisResult {
                 risk: s.risk,
                 terms: s.terms,
@@ -910,16 +934,22 @@ impl CrisisMatcher {
         found
     }
 
-    /// A (normalised) text as both detectors read it (`detector_text`), and what the gate found
-    /// there.
-    fn read<'t>(&self, normalised: &'t str) -> (Cow<'t, str>, Gated) {
+    /// A (normalised) text as both detectors read it (`detector_text`), what the gate found
+    /// there, and, read in the same pass over its characters, where its sentences end and the
+    /// screen's blocks.
+    fn read<'t>(&self, normalised: &'t str) -> Reading<'t> {
         let compact = compact(normalised);
         let Some(gate) = &self.gate else {
             let text = match &self.dialect {
                 Some(d) => d.read(compact),
                 None => compact,
             };
-            return (text, Gated::Off);
+            return Reading {
+                text,
+                gated: Gated::Off,
+                ends: None,
+                bounds: None,
+            };
         };
         let patterns = self.pattern_count();
         let gated = |pass: Option<GatePass>| match pass {
@@ -928,16 +958,80 @@ impl CrisisMatcher {
             }
             _ => Gated::Nothing,
         };
-        let pass = CrisisMatcher::gate_pass(gate, &compact, patterns);
+        let (pass, ends, bounds) = match &self.model {
+            Some(model) => {
+                let (pass, ends, bounds) = self.scan(gate, model, &compact, patterns);
+                (pass, Some(ends), Some(bounds))
+            }
+            None => (
+                CrisisMatcher::gate_pass(gate, &compact, patterns),
+                None,
+                None,
+            ),
+        };
         match (&self.dialect, pass) {
             // Read again in Mandarin, which the patterns are written in.
             (Some(d), Some(p)) if p.dialect => {
                 let mandarin = d.in_mandarin(&compact);
                 let again = CrisisMatcher::gate_pass(gate, &mandarin, patterns);
-                (Cow::Owned(mandarin), gated(again))
+                Reading {
+                    text: Cow::Owned(mandarin),
+                    gated: gated(again),
+                    ends: None,
+                    bounds: None,
+                }
             }
-            (_, pass) => (compact, gated(pass)),
+            (_, pass) => Reading {
+                text: compact,
+                gated: gated(pass),
+                ends,
+                bounds,
+            },
         }
+    }
+
+    /// The gate's pass over `compact` (`gate_pass`), which also reads each character into the
+    /// screen's blocks and notes where each sentence ends: each pass over the characters of
+    /// every text cost as much as decoding them, a tenth of the engine's time.
+    fn scan(
+        &self,
+        gate: &LiteralGate,
+        model: &CrisisModel,
+        compact: &str,
+        patterns: usize,
+    ) -> (Option<GatePass>, Vec<usize>, Bounds) {
+        let bytes = compact.as_bytes();
+        // Allocated only at the first literal: most texts hold none.
+        let mut found: Option<GatePass> = None;
+        let mut on_literal = |at: usize, owner: usize| {
+            let pass = found.get_or_insert_with(|| GatePass {
+                candidates: vec![false; patterns],
+                anchors: Vec::new(),
+                dialect: false,
+            });
+            match owner {
+                CUE_ANCHOR => pass.anchors.push(at),
+                DIALECT_WORD => pass.dialect = true,
+                i => pass.candidates[i] = true,
+            }
+        };
+        let mut ends = Vec::new();
+        let mut bounds = Bounds::default();
+        let mut reader = model.reader(&bounds);
+        // The screen reads a sentence from after a hotline note's frame (`without_frame`).
+        let mut from = frame_end(compact, 0);
+        for (at, c) in compact.char_indices() {
+            gate.at_char(bytes, at, c, &mut on_literal);
+            if matches!(c, '\n' | '!' | '?' | ';' | '。' | '！' | '？' | '；') {
+                ends.push(at);
+                model.end_sentence(&mut reader, at, &mut bounds);
+                from = frame_end(compact, at + c.len_utf8());
+            } else if at >= from {
+                model.read_char(&mut reader, at, c, &mut bounds);
+            }
+        }
+        model.end_sentence(&mut reader, compact.len(), &mut bounds);
+        (found, ends, bounds)
     }
 
     /// A (normalised) text as the learned screen reads it: without spaces, as the patterns
@@ -961,8 +1055,10 @@ impl CrisisMatcher {
 
     /// The patterns and cues alone.
     pub fn assess_rules(&self, normalised: &str) -> CrisisResult {
-        let (text, gated) = self.read(normalised);
-        self.rules_on(&text, gated)
+        let Reading {
+            text, gated, ends, ..
+        } = self.read(normalised);
+        self.rules_on(&text, gated, ends.as_deref())
     }
 
     /// How many patterns the tiers hold together.
@@ -973,11 +1069,12 @@ impl CrisisMatcher {
     /// A (normalised) text as both detectors read it: without spaces, ASCII capitals in small
     /// letters, and dialect words in Mandarin.
     fn detector_text<'t>(&self, normalised: &'t str) -> Cow<'t, str> {
-        self.read(normalised).0
+        self.read(normalised).text
     }
 
     /// The patterns and cues on a text as `detector_text` gives it, with what the gate found.
-    fn rules_on(&self, compact: &str, gated: Gated) -> CrisisResult {
+    /// `ends` is where the sentences of `compact` end, if the gate's pass found them.
+    fn rules_on(&self, compact: &str, gated: Gated, ends: Option<&[usize]>) -> CrisisResult {
         let none = || CrisisResult {
             risk: Risk::None,
             terms: Vec::new(),
@@ -1001,7 +1098,10 @@ impl CrisisMatcher {
         // Masking only removes text, so cues that combine into nothing now never will.
         let cues_may_match = self.cues.as_ref().is_some_and(|c| {
             match &anchors {
-                Some(anchors) => c.assess_anchored(compact, anchors),
+                Some(anchors) => match ends {
+                    Some(ends) => c.assess_anchored_in(compact, anchors, ends),
+                    None => c.assess_anchored(compact, anchors),
+                },
                 None => c.assess(compact),
             }
             .is_some()

@@ -105,6 +105,12 @@ fn whole_sentences(text: &str) -> impl Iterator<Item = &str> {
         .filter(|s| !s.trim().is_empty())
 }
 
+/// Where the screen starts to read the sentence that starts at byte `from` of `text`: after the
+/// frame it opens with, if any (`without_frame`, which no sentence mark ends).
+pub(super) fn frame_end(text: &str, from: usize) -> usize {
+    text.len() - without_frame(&text[from..]).len()
+}
+
 /// A sentence without the frame a hotline note opens with (来电者称, 来电学生说 …): most crisis
 /// lines are notes, so learned with the frame the screen took 来电 itself for a sign of crisis
 /// and flagged 18 of 40 ordinary notes it had not learned from.
@@ -214,12 +220,44 @@ const TRIPLE_LAST: u8 = 16;
 /// ends no pair of the window, and its first two no triple, so the block keeps those of its
 /// first two non-space characters apart to be taken off.
 #[derive(Clone, Copy)]
-struct Block {
+pub(super) struct Block {
+    /// Where its first character starts, by byte, in the text being screened.
+    start: usize,
     sum: f64,
     /// Non-space characters.
     m: u32,
     /// The pair and triple ceilings of its first two non-space characters (the first `m`).
     heads: [(f32, f32); 2],
+}
+
+/// The blocks of a text's sentences, read once: a long sentence's overlapping windows are read
+/// from them, not from the text again.
+#[derive(Default)]
+pub(super) struct Bounds {
+    blocks: Vec<Block>,
+    /// Each sentence's blocks (a range of `blocks`) and where it ends, by byte.
+    sentences: Vec<(u32, u32, usize)>,
+}
+
+/// A sentence being read into blocks, character by character (`CrisisModel::read_char`): the
+/// two characters before, as keys (code point plus one; 0 for none) and their places, and the
+/// block being read. A caller that reads every character for its own ends (the crisis gate)
+/// reads them into this as it goes, and the bound costs no pass of its own.
+pub(super) struct BoundReader {
+    a: u64,
+    b: u64,
+    place_a: u8,
+    place_b: u8,
+    /// The block being read (its first character's byte, its sum, non-space characters and
+    /// heads), if a character has been read.
+    start: usize,
+    sum: f64,
+    m: u32,
+    heads: [(f32, f32); 2],
+    /// Characters, spaces too, left in the block; `usize::MAX` before the first.
+    left: usize,
+    /// Where the sentence's blocks start in `Bounds::blocks`.
+    first_block: usize,
 }
 
 /// A flagged text: its most alarming sentence's probability, the tier, and the n-grams that
@@ -386,71 +424,117 @@ impl CrisisModel {
     /// its score from above.
     #[cfg(test)]
     fn may_reach_threshold(&self, sentence: &str) -> bool {
-        let mut blocks = Vec::new();
-        assert!(self.blocks(sentence, &mut blocks) <= WINDOW_CHARS);
-        self.window_reaches(&blocks, 0)
+        let mut bounds = Bounds::default();
+        self.read_sentence(sentence, 0, &mut bounds);
+        assert!(bounds.blocks.len() <= 2);
+        self.window_reaches(&bounds.blocks, 0)
     }
 
-    /// The ceilings of `sentence`'s n-grams (see `Block`), block by block into `out`; and how
-    /// many characters, spaces too, it has. One pass: a long sentence's overlapping windows
-    /// are read from the blocks, not from the text again.
+    /// A reader of the next sentence into `bounds`.
+    #[inline(always)]
+    pub(super) fn reader(&self, bounds: &Bounds) -> BoundReader {
+        BoundReader {
+            a: 0,
+            b: 0,
+            place_a: 0,
+            place_b: 0,
+            start: 0,
+            sum: 0.0,
+            m: 0,
+            heads: [(0.0, 0.0); 2],
+            left: usize::MAX,
+            first_block: bounds.blocks.len(),
+        }
+    }
+
+    /// Reads the sentence's next character `c`, which starts at byte `at` of the text: its own
+    /// weight and the positive weights of the pair and the triple it ends go to the block's sum
+    /// (see `Block`).
+    #[inline(always)]
+    pub(super) fn read_char(&self, r: &mut BoundReader, at: usize, c: char, out: &mut Bounds) {
+        if r.left == 0 || r.left == usize::MAX {
+            if r.left == 0 {
+                out.blocks.push(Block {
+                    start: r.start,
+                    sum: r.sum,
+                    m: r.m,
+                    heads: r.heads,
+                });
+                (r.sum, r.m) = (0.0, 0);
+            }
+            r.start = at;
+            r.left = WINDOW_CHARS / 2;
+        }
+        r.left -= 1;
+        if is_space(c) {
+            return;
+        }
+        let k = c as u64 + 1;
+        // Above the plane every place is possible: the look-ups decide.
+        let place = self.places.get(c as usize).copied().unwrap_or(u8::MAX);
+        let own = match self.unigrams.get(c as usize) {
+            Some(&w) => w,
+            None => self.positive.get(k).unwrap_or(0.0),
+        };
+        // The first character ends no pair (place_b is 0), the first two no triple.
+        let pair = if r.place_b & PAIR_FIRST != 0 && place & PAIR_LAST != 0 {
+            self.positive.get(r.b << 21 | k).unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        let triple = if r.place_a & TRIPLE_FIRST != 0
+            && r.place_b & TRIPLE_MIDDLE != 0
+            && place & TRIPLE_LAST != 0
+        {
+            self.positive.get(r.a << 42 | r.b << 21 | k).unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        r.sum += f64::from(own);
+        r.sum += f64::from(pair);
+        r.sum += f64::from(triple);
+        if r.m < 2 {
+            r.heads[r.m as usize] = (pair, triple);
+        }
+        r.m += 1;
+        (r.a, r.b, r.place_a, r.place_b) = (r.b, k, r.place_b, place);
+    }
+
+    /// Closes the sentence `r` read, which ends at byte `end` of the text, and readies `r` for
+    /// the next.
+    #[inline(always)]
+    pub(super) fn end_sentence(&self, r: &mut BoundReader, end: usize, out: &mut Bounds) {
+        if r.left != usize::MAX {
+            out.blocks.push(Block {
+                start: r.start,
+                sum: r.sum,
+                m: r.m,
+                heads: r.heads,
+            });
+            out.sentences
+                .push((r.first_block as u32, out.blocks.len() as u32, end));
+        }
+        *r = self.reader(out);
+    }
+
+    /// Reads `sentence`, which starts at byte `offset` of the text, into `out`.
     #[inline(never)]
-    fn blocks(&self, sentence: &str, out: &mut Vec<Block>) -> usize {
-        out.clear();
-        let (unigrams, places) = (&self.unigrams[..], &self.places[..]);
-        // The two characters before, as keys (code point plus one; 0 for none), and their places.
-        let (mut a, mut b) = (0u64, 0u64);
-        let (mut place_a, mut place_b) = (0u8, 0u8);
-        // The block being read, in locals: kept in a struct, its fields went through memory
-        // on every character.
-        let (mut sum, mut m, mut heads) = (0.0f64, 0u32, [(0.0f32, 0.0f32); 2]);
-        // Characters, spaces too: of the sentence, and left in the block.
-        let (mut count, mut left) = (0usize, WINDOW_CHARS / 2);
-        for c in sentence.chars() {
-            if left == 0 {
-                out.push(Block { sum, m, heads });
-                (sum, m) = (0.0, 0);
-                left = WINDOW_CHARS / 2;
-            }
-            left -= 1;
-            count += 1;
-            if is_space(c) {
-                continue;
-            }
-            let k = c as u64 + 1;
-            // Above the plane every place is possible: the look-ups decide.
-            let place = places.get(c as usize).copied().unwrap_or(u8::MAX);
-            let own = match unigrams.get(c as usize) {
-                Some(&w) => w,
-                None => self.positive.get(k).unwrap_or(0.0),
-            };
-            // The first character ends no pair (place_b is 0), the first two no triple.
-            let pair = if place_b & PAIR_FIRST != 0 && place & PAIR_LAST != 0 {
-                self.positive.get(b << 21 | k).unwrap_or(0.0)
-            } else {
-                0.0
-            };
-            let triple = if place_a & TRIPLE_FIRST != 0
-                && place_b & TRIPLE_MIDDLE != 0
-                && place & TRIPLE_LAST != 0
-            {
-                self.positive.get(a << 42 | b << 21 | k).unwrap_or(0.0)
-            } else {
-                0.0
-            };
-            sum += f64::from(own);
-            sum += f64::from(pair);
-            sum += f64::from(triple);
-            if m < 2 {
-                heads[m as usize] = (pair, triple);
-            }
-            m += 1;
-            (a, b, place_a, place_b) = (b, k, place_b, place);
+    fn read_sentence(&self, sentence: &str, offset: usize, out: &mut Bounds) {
+        let mut r = self.reader(out);
+        for (i, c) in sentence.char_indices() {
+            self.read_char(&mut r, offset + i, c, out);
         }
-        if count > 0 {
-            out.push(Block { sum, m, heads });
+        self.end_sentence(&mut r, offset + sentence.len(), out);
+    }
+
+    /// The blocks of the sentences of `text`, as `whole_sentences` gives them.
+    pub(super) fn bounds(&self, text: &str) -> Bounds {
+        let mut out = Bounds::default();
+        for whole in whole_sentences(text) {
+            let offset = whole.as_ptr() as usize - text.as_ptr() as usize;
+            self.read_sentence(whole, offset, &mut out);
         }
-        count
+        out
     }
 
     /// Whether the window starting at block `first` (that block and the next, if any) may
@@ -516,28 +600,25 @@ impl CrisisModel {
         text: &'t str,
         mask: &dyn Fn(&'t str) -> Cow<'t, str>,
     ) -> Option<Screen> {
+        self.screen_bounds(text, &self.bounds(text), mask)
+    }
+
+    /// `screen_masked`, with the blocks of `text`'s sentences read already.
+    pub(super) fn screen_bounds<'t>(
+        &self,
+        text: &'t str,
+        bounds: &Bounds,
+        mask: &dyn Fn(&'t str) -> Cow<'t, str>,
+    ) -> Option<Screen> {
         let mut best: Option<(f32, Cow<'t, str>)> = None;
-        let mut blocks = Vec::new();
-        for whole in whole_sentences(text) {
-            let chars = self.blocks(whole, &mut blocks);
-            // The windows of `windows`: block k and the next, from character k × step, until
-            // one reaches the end. Their bounds move forward only, so two cursors find their
-            // bytes in one pass over the sentence: counted from its start for each window, a
-            // long sentence whose every window reached ("烧死" over and over) took time in the
-            // square of its length, seconds for a megabyte.
-            let step = WINDOW_CHARS / 2;
-            let (mut from, mut to) = (CharCursor::new(whole), CharCursor::new(whole));
+        for &(from, to, end) in &bounds.sentences {
+            let blocks = &bounds.blocks[from as usize..to as usize];
+            // The windows of `windows`: block k and the next, until one reaches the end.
             for first in 0..blocks.len() {
-                let start = first * step;
-                let last = chars - start <= WINDOW_CHARS;
-                if self.window_reaches(&blocks, first) {
-                    let window = if first == 0 && last {
-                        whole
-                    } else {
-                        let end = if last { chars } else { start + WINDOW_CHARS };
-                        &whole[from.byte_at(start)..to.byte_at(end)]
-                    };
-                    let s = mask(window);
+                let last = first + 2 >= blocks.len();
+                if self.window_reaches(blocks, first) {
+                    let until = if last { end } else { blocks[first + 2].start };
+                    let s = mask(&text[blocks[first].start..until]);
                     let p = self.probability(&s);
                     if p >= self.threshold && best.as_ref().is_none_or(|(q, _)| p > *q) {
                         best = Some((p, s));
@@ -591,38 +672,6 @@ impl CrisisModel {
                 .map(|&(_, k)| key_text(k))
                 .collect(),
         })
-    }
-}
-
-/// The byte offset of character positions of a text, asked for in increasing order: it steps
-/// forward from the last position asked for.
-struct CharCursor<'t> {
-    text: &'t str,
-    chars: usize,
-    byte: usize,
-}
-
-impl<'t> CharCursor<'t> {
-    fn new(text: &'t str) -> CharCursor<'t> {
-        CharCursor {
-            text,
-            chars: 0,
-            byte: 0,
-        }
-    }
-
-    /// Where character `i` (not before the last one asked for) starts, or the text's end.
-    fn byte_at(&mut self, i: usize) -> usize {
-        debug_assert!(i >= self.chars, "the cursor only moves forward");
-        let mut rest = self.text[self.byte..].chars();
-        while self.chars < i {
-            let Some(c) = rest.next() else {
-                break;
-            };
-            self.byte += c.len_utf8();
-            self.chars += 1;
-        }
-        self.byte
     }
 }
 
@@ -857,23 +906,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cursor_finds_each_character_s_byte_as_char_indices_does() {
-        let text = "a烧😀死 b";
-        let starts: Vec<usize> = text
+    fn blocks_start_every_half_window_of_characters_after_the_frame() {
+        let model = shipped_model();
+        // Characters of one, three and four bytes, and spaces, which blocks count as
+        // characters: 120 characters, four blocks.
+        let sentence = "a烧😀死 b".repeat(20);
+        let text = format!("来电者称{sentence}。好");
+        let frame = "来电者称".len();
+        let bounds = model.bounds(&text);
+        let starts: Vec<usize> = bounds.blocks.iter().map(|b| b.start).collect();
+        let mut expected: Vec<usize> = sentence
             .char_indices()
-            .map(|(b, _)| b)
-            .chain([text.len()])
+            .step_by(WINDOW_CHARS / 2)
+            .map(|(b, _)| frame + b)
             .collect();
-        for step in 1..4 {
-            let mut cursor = CharCursor::new(text);
-            for i in (0..starts.len()).step_by(step) {
-                assert_eq!(cursor.byte_at(i), starts[i], "character {i}, step {step}");
-            }
-            // Past the end is the end; asked again, the same place.
-            assert_eq!(cursor.byte_at(starts.len() + 5), text.len());
-        }
-        let mut cursor = CharCursor::new(text);
-        assert_eq!((cursor.byte_at(2), cursor.byte_at(2)), (4, 4));
+        expected.push(text.len() - "好".len());
+        assert_eq!(starts, expected);
+        assert_eq!(
+            bounds.sentences,
+            [(0, 4, frame + sentence.len()), (4, 5, text.len())]
+        );
     }
 
     #[test]

@@ -166,45 +166,59 @@ impl LiteralGate {
     pub(super) fn each_occurrence(&self, text: &str, mut found: impl FnMut(usize, usize)) {
         let bytes = text.as_bytes();
         for (at, c) in text.char_indices() {
-            let bucket = match self.plane.get(c as usize) {
-                Some(&b) => b,
-                None => self.beyond.get(&c).copied().unwrap_or(0),
-            };
-            if bucket == 0 {
-                continue;
+            self.at_char(bytes, at, c, &mut found);
+        }
+    }
+
+    /// `each_occurrence` at one character: `c` starts at byte `at` of the text `bytes`. A caller
+    /// that reads every character for its own ends calls this on each, and the gate costs no
+    /// pass of its own.
+    #[inline(always)]
+    pub(super) fn at_char(
+        &self,
+        bytes: &[u8],
+        at: usize,
+        c: char,
+        found: &mut impl FnMut(usize, usize),
+    ) {
+        let bucket = match self.plane.get(c as usize) {
+            Some(&b) => b,
+            None => self.beyond.get(&c).copied().unwrap_or(0),
+        };
+        if bucket == 0 {
+            return;
+        }
+        let after = &bytes[at + c.len_utf8()..];
+        // The longer literals are compared where the filter holds the character and the
+        // three bytes after it; the character alone and the short ones wherever it occurs.
+        let next = if after.len() >= 3 { three(after) } else { 0 };
+        let long = after.len() >= 3 && {
+            let bit = pair_bit(c, next);
+            self.pairs[bit >> 6] & 1 << (bit & 63) != 0
+        };
+        if !long && bucket & ALONE_OR_SHORT == 0 {
+            return;
+        }
+        let b = &self.buckets[usize::from(bucket & !ALONE_OR_SHORT)];
+        let mut report = |literal: &Literal| {
+            let (a, z) = literal.owners;
+            for &owner in &self.owners[a as usize..z as usize] {
+                found(at, owner);
             }
-            let after = &bytes[at + c.len_utf8()..];
-            // The longer literals are compared where the filter holds the character and the
-            // three bytes after it; the character alone and the short ones wherever it occurs.
-            let next = if after.len() >= 3 { three(after) } else { 0 };
-            let long = after.len() >= 3 && {
-                let bit = pair_bit(c, next);
-                self.pairs[bit >> 6] & 1 << (bit & 63) != 0
-            };
-            if !long && bucket & ALONE_OR_SHORT == 0 {
-                continue;
-            }
-            let b = &self.buckets[usize::from(bucket & !ALONE_OR_SHORT)];
-            let mut report = |literal: &Literal| {
-                let (a, z) = literal.owners;
-                for &owner in &self.owners[a as usize..z as usize] {
-                    found(at, owner);
-                }
-            };
-            let literals = &self.literals[b.from as usize..b.to as usize];
-            let (alone, rest) = literals.split_at((b.short_from - b.from) as usize);
-            let (short, longer) = rest.split_at((b.long_from - b.short_from) as usize);
-            alone.iter().for_each(&mut report);
-            short
+        };
+        let literals = &self.literals[b.from as usize..b.to as usize];
+        let (alone, rest) = literals.split_at((b.short_from - b.from) as usize);
+        let (short, longer) = rest.split_at((b.long_from - b.short_from) as usize);
+        alone.iter().for_each(&mut report);
+        short
+            .iter()
+            .filter(|l| begins_with(after, &l.rest))
+            .for_each(&mut report);
+        if long {
+            longer
                 .iter()
-                .filter(|l| begins_with(after, &l.rest))
+                .filter(|l| l.head == next && begins_with(&after[3..], &l.rest[3..]))
                 .for_each(&mut report);
-            if long {
-                longer
-                    .iter()
-                    .filter(|l| l.head == next && begins_with(&after[3..], &l.rest[3..]))
-                    .for_each(&mut report);
-            }
         }
     }
 }
