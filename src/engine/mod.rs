@@ -136,6 +136,7 @@ embedded! {
     overcomes => "overcomes.txt",
     adversatives => "adversatives.txt",
     polarity => "polarity.tsv",
+    collocations => "collocations.tsv",
     learned => "polarity_learned.tsv",
     emotions => "emotions.tsv",
     emotions_learned => "emotions_learned.tsv",
@@ -390,6 +391,13 @@ pub struct Engine {
     /// Learned weights of neighbouring terms, keyed by their two ids. Most neighbours are not
     /// a learned pair (30,000 of them), which the filter says without a cache miss.
     pair_weights: FilteredMap<f32>,
+    /// The curated attribute–quality pairs of `collocations.tsv` (效率 低), as written, and
+    /// keyed by their two ids (with the degree-and-quality words of the segmenter, 太低).
+    collocations: Vec<(String, String, f32)>,
+    quality_weights: FilteredMap<f32>,
+    /// The ids of the quality words of those pairs, as bits: most candidates are none, which
+    /// one bit of this small set says before the pair is looked up.
+    quality_ids: Vec<u64>,
     emoticons: Vec<Emoticon>,
     topics: Vec<&'static str>,
     topic_names: Vec<String>,
@@ -573,6 +581,23 @@ impl Engine {
                 entry(&mut terms, w).topics |= bit;
             }
         }
+        let mut collocations = Vec::new();
+        for line in data_lines(&d.collocations) {
+            let mut parts = line.split('\t');
+            let (Some(a), Some(b), Some(w), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                anyhow::bail!("collocations.tsv: expected attribute, quality, weight in '{line}'");
+            };
+            let w: f32 = w
+                .trim()
+                .parse()
+                .with_context(|| format!("collocations.tsv: '{w}' is not a number in '{line}'"))?;
+            // Both words need ids to key the pair.
+            entry(&mut terms, a);
+            entry(&mut terms, b);
+            collocations.push((a.to_string(), b.to_string(), w));
+        }
         let mut emoticons = Vec::new();
         for line in data_lines(&d.emoticons) {
             let mut parts = line.split('\t');
@@ -607,6 +632,9 @@ impl Engine {
             terms,
             table: TermTable::new(std::iter::empty()),
             pair_weights: FilteredMap::new([]),
+            collocations,
+            quality_weights: FilteredMap::new([]),
+            quality_ids: Vec::new(),
             emoticons,
             topics,
             topic_names,
@@ -664,6 +692,30 @@ impl Engine {
 
     /// Builds the look-up table from `terms`, and the pair weights by id.
     fn compile(&mut self) {
+        // The segmenter holds degree and quality as one word (很高, 太慢, 太少): an attribute's
+        // pair with it is the pair with the quality, by the degree.
+        let degrees: Vec<(String, f32)> = self
+            .terms
+            .iter()
+            .filter_map(|(w, i)| match i.role {
+                Role::Degree(m) => Some((w.clone(), m)),
+                _ => None,
+            })
+            .collect();
+        let mut fused = Vec::new();
+        for (a, b, w) in &self.collocations {
+            for (degree, m) in &degrees {
+                let word = format!("{degree}{b}");
+                if self.jieba.has_word(&word)
+                    && !self.terms.get(&word).is_some_and(|i| i.role != Role::Plain)
+                {
+                    fused.push((a.clone(), word, w * m));
+                }
+            }
+        }
+        for (_, word, _) in &fused {
+            self.terms.entry(word.clone()).or_default();
+        }
         let mut ordered: Vec<(String, TermInfo)> =
             self.terms.iter().map(|(w, i)| (w.clone(), *i)).collect();
         for (id, (word, info)) in ordered.iter_mut().enumerate() {
@@ -672,9 +724,21 @@ impl Engine {
             info.made_up = !info.is_curated() && may_be_made_up(word) && !self.jieba.has_word(word);
         }
         self.table = TermTable::new(ordered);
+        let table = &self.table;
+        let pairs: Vec<(u32, u32, f32)> = self
+            .collocations
+            .iter()
+            .chain(&fused)
+            .filter_map(|(a, b, w)| Some((table.id(a)?, table.id(b)?, *w)))
+            .collect();
+        self.quality_ids = vec![0; table.len().div_ceil(64)];
+        for &(_, b, _) in &pairs {
+            self.quality_ids[b as usize / 64] |= 1 << (b % 64);
+        }
+        self.quality_weights = FilteredMap::new(pairs.iter().map(|&(a, b, w)| (pair_id(a, b), w)));
         self.pair_weights = FilteredMap::new(self.learned.pairs.iter().filter_map(|(pair, w)| {
             let (a, b) = pair.split_once(' ')?;
-            Some((pair_id(self.table.id(a)?, self.table.id(b)?), *w))
+            Some((pair_id(table.id(a)?, table.id(b)?), *w))
         }));
     }
 
@@ -1114,7 +1178,13 @@ impl Engine {
         normalised: &normalize::Normalised,
         hits: &[Hit<'_>],
     ) -> (Vec<(String, f32)>, f32) {
-        let curated: f32 = hits.iter().map(|h| h.modifier * h.curated).sum();
+        let qualities: f32 = (0..hits.len())
+            .filter_map(|i| {
+                let (quality, w) = self.quality_of(hits, i)?;
+                Some(w * quality.modifier)
+            })
+            .sum();
+        let curated: f32 = hits.iter().map(|h| h.modifier * h.curated).sum::<f32>() + qualities;
         let emoticons: f32 = normalised
             .emoticons
             .iter()
@@ -1131,6 +1201,27 @@ impl Engine {
             ));
         }
         (features, curated + emoticons)
+    }
+
+    /// The quality word hit `i` is the attribute of (`collocations.tsv`), with the pair's
+    /// curated weight: the next candidate in its clause past any negator (效率 不 高), whose
+    /// modifier then carries the negation.
+    #[inline]
+    fn quality_of<'h, 't>(&self, hits: &'h [Hit<'t>], i: usize) -> Option<(&'h Hit<'t>, f32)> {
+        let a = &hits[i];
+        let q = hits[i + 1..].iter().find(|h| !h.negator)?;
+        if !self.is_quality(q.id) || a.negator || a.id == NO_ID || q.clause != a.clause {
+            return None;
+        }
+        Some((q, self.quality_weights.get(pair_id(a.id, q.id))?))
+    }
+
+    /// Whether the term of id `id` is the quality word of some attribute–quality pair.
+    #[inline(always)]
+    fn is_quality(&self, id: u32) -> bool {
+        self.quality_ids
+            .get(id as usize / 64)
+            .is_some_and(|bits| bits >> (id % 64) & 1 != 0)
     }
 
     pub fn analyze(&self, text: &str) -> Analysis {
@@ -1170,12 +1261,41 @@ impl Engine {
                 pending.push((contribution, Pending::Term(h)));
             }
         }
-        if !self.pair_weights.is_empty() {
-            for pair in neighbour_pairs(hits).filter(|p| p[0].id != NO_ID && p[1].id != NO_ID) {
-                if let Some(w) = self.pair_weights.get(pair_id(pair[0].id, pair[1].id)) {
-                    let contribution = w * pair[1].modifier;
+        if !self.pair_weights.is_empty() || !self.quality_weights.is_empty() {
+            for (i, pair) in hits.windows(2).enumerate() {
+                let (a, b) = (&pair[0], &pair[1]);
+                if a.negator || a.clause != b.clause || a.id == NO_ID {
+                    continue;
+                }
+                let learned = match b.id {
+                    NO_ID => None,
+                    id => self.pair_weights.get(pair_id(a.id, id)),
+                };
+                // Most neighbours are no quality word, which one bit says.
+                let mut quality = if b.negator || self.is_quality(b.id) {
+                    self.quality_of(hits, i)
+                } else {
+                    None
+                };
+                // The attribute's quality is its neighbour, as most are: one pair, both weights.
+                if let (Some(w), Some((q, c))) = (learned, quality) {
+                    if std::ptr::eq(q, b) {
+                        quality = None;
+                        let contribution = (w + c) * b.modifier;
+                        raw += contribution;
+                        pending.push((contribution, Pending::Pair(a, b)));
+                        continue;
+                    }
+                }
+                if let Some(w) = learned {
+                    let contribution = w * b.modifier;
                     raw += contribution;
-                    pending.push((contribution, Pending::Pair(&pair[0], &pair[1])));
+                    pending.push((contribution, Pending::Pair(a, b)));
+                }
+                if let Some((q, c)) = quality {
+                    let contribution = c * q.modifier;
+                    raw += contribution;
+                    pending.push((contribution, Pending::Pair(a, q)));
                 }
             }
         }
@@ -2145,6 +2265,17 @@ mod token_class_tests {
         };
         assert_eq!(cut("我的天空"), ["我", "的", "天空"]);
         assert_eq!(cut("留言了也没人理"), ["留言", "了", "也", "没人理"]);
+    }
+
+    #[test]
+    fn every_attribute_and_quality_word_comes_out_of_the_cut_whole() {
+        let engine = Engine::embedded().unwrap();
+        assert!(engine.collocations.len() > 50);
+        for (a, b, _) in &engine.collocations {
+            for w in [a, b] {
+                assert_eq!(engine.segment(w), [w.as_str()], "collocations.tsv: {w}");
+            }
+        }
     }
 
     #[test]

@@ -101,7 +101,6 @@ impl<T> TermTable<T> {
         self.id(word).map(|id| &self.entries[id as usize])
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
