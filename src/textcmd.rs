@@ -670,8 +670,10 @@ pub fn train_emotions(
     let learned = learn::train_emotions(engine, &examples, &TrainOptions::default());
     let provenance = format!(
         "Emotion weights learned by xinqing from: {}\nReproduce with: {command_line}\n\
-         Softmax regression over the engine's terms (not negated, by degree) and emoticons (see src/engine/learn.rs).",
-        sources.join(", ")
+         Softmax regression over the engine's terms (not negated, by degree) and emoticons (see src/engine/learn.rs), \
+         the mean of {} runs over the texts in different orders.",
+        sources.join(", "),
+        TrainOptions::default().runs
     );
     std::fs::write(out, learn::render_emotions(&learned, &provenance))
         .with_context(|| format!("cannot write {}", out.display()))?;
@@ -698,8 +700,10 @@ pub fn train(engine: &Engine, data: &[DataSpec], out: &Path, command_line: &str)
     let learned = learn::train(engine, &examples, &TrainOptions::default());
     let provenance = format!(
         "Polarity weights learned by xinqing from: {}\nReproduce with: {command_line}\n\
-         Logistic regression over the engine's rule-modified terms (see src/engine/learn.rs).",
-        sources.join(", ")
+         Logistic regression over the engine's rule-modified terms (see src/engine/learn.rs), \
+         the mean of {} runs over the texts in different orders.",
+        sources.join(", "),
+        TrainOptions::default().runs
     );
     let n = learned.weights.len() + learned.pairs.len();
     std::fs::write(out, learn::render(&learned, &provenance))

@@ -1033,6 +1033,14 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // with 好 of 好几次 read as "quite" (session 22), 36. Session 23's vocabulary and retraining
     // left "团购的菜到现在还没送到…" at -0.046, inside the neutral band (it was -0.053): 35.
     // Retrained with hardships got through read as negated (session 24), it is -0.072: 36.
+    //
+    // How far these counts can be trusted (session 26): trained alone, the weights depend on the
+    // order the learner met the texts in, and five seeds read the probes below 35–37, 52–55,
+    // 32–35, 31–34, 33–35, 36–38, 29–33, 35–39 and 30–33 right (5-fold ChnSentiCorp
+    // 0.860–0.863). A change that moves a probe by two lines or less is no evidence either way.
+    // The weights are now the mean of eight runs (`TrainOptions::runs`); four such means, from
+    // different seeds, read them 36, 53–54, 33–34, 32–34, 33–35, 37, 31–34, 36–37 and 31–32
+    // (5-fold 0.8637–0.8643).
     probe_reads_at_least("polarity_feedback_probe.csv", 40, 36);
     // Sixty more (polarity_feedback_probe_b.csv, session 21), written before being scored: 48
     // read at their polarity (`eval`, which reads a neutral text by its score's sign, counted 50).
@@ -1043,26 +1051,29 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // 52 after retraining with probe f's words, a complaint at -0.053 moving to -0.035; 54
     // with 完 ("done", as in 聊完) a function word (session 25), its learned -0.5 gone; 52
     // after retraining with attribute–quality pairs (session 26): a complaint at -0.052 and a
-    // thanks at 0.128 moved to -0.049 and 0.041, into the neutral band.
-    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 52);
+    // thanks at 0.128 moved to -0.049 and 0.041, into the neutral band; 53 with the weights
+    // the mean of eight runs.
+    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 53);
     // Forty more (polarity_feedback_probe_c.csv), written before that vocabulary was: 26 right
     // before it, 28 after, 29 with 好几次 read as "quite", 34 with words the HMM made up read
     // by their characters (not held out: its misses had been looked at); 35 with session 25's
-    // general evaluative words.
-    probe_reads_at_least("polarity_feedback_probe_c.csv", 40, 35);
+    // general evaluative words; 33 with the weights the mean of eight runs (single runs read it
+    // 32–35).
+    probe_reads_at_least("polarity_feedback_probe_c.csv", 40, 33);
     // Forty more (polarity_feedback_probe_d.csv, session 22), written before that rule: 31 right
     // before it, 32 after; retrained with 好多了 ("much better") as a word, 31 again, and 31
     // with words the HMM made up read by their characters; 33 with session 23's vocabulary; 34
     // with 没人回 ("nobody calls back") a word; 33 after retraining with attribute–quality pairs
     // (session 26), a complaint at -0.060 moving to -0.011 (工作人员 weighs +0.7, hotel guests'
-    // word).
+    // word); 33 with the weights the mean of eight runs.
     probe_reads_at_least("polarity_feedback_probe_d.csv", 40, 33);
     // Forty more (polarity_feedback_probe_e.csv, session 23), written before that session's
     // changes were tried: 31 right at first; 33 after them (not held out: its misses were looked
     // at, and led to 孤单 and to words said twice over, 干干净净); 34 with "一直没人接" cut
     // 一直 / 没人接 (session 24; it had been 一直没 / 人接); 35 with session 25's general
     // evaluative words (省心 of "省心多了" weighs more after retraining); 34 after retraining
-    // with attribute–quality pairs (session 26), a complaint at -0.053 moving to -0.034.
+    // with attribute–quality pairs (session 26), a complaint at -0.053 moving to -0.034; 34 with
+    // the weights the mean of eight runs.
     probe_reads_at_least("polarity_feedback_probe_e.csv", 40, 34);
     // Forty more (polarity_feedback_probe_f.csv, session 23), written after e's misses were
     // looked at and before any change was tried, and its misses not looked at: 31 right at first,
@@ -1070,26 +1081,29 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // at (session 24): with the words they lacked (老样子, 没管, 公平, 修好, 分文不取, 便宜, 暖), 36.
     // 37 with 气人 a word of anger ("太气人了" was cut 太气 / 人). 36 after session 25's
     // retraining: "…一个星期过去了还是老样子" moved from -0.053 to -0.018, into the neutral band
-    // (过去 and 积水 weigh as hotel guests' words).
-    probe_reads_at_least("polarity_feedback_probe_f.csv", 40, 36);
+    // (过去 and 积水 weigh as hotel guests' words); 37 with the weights the mean of eight runs.
+    probe_reads_at_least("polarity_feedback_probe_f.csv", 40, 37);
     // Forty more (polarity_feedback_probe_g.csv, session 24), written before f's misses were
     // looked at, its own misses not looked at: 32 right at first, 31 after f's words (a complaint
     // at -0.056 retrained to -0.048, inside the neutral band). Its misses were looked at in
     // session 25 (it is no longer held out; h is): with general evaluative words (阴阳怪气,
     // 爱答不理, 好吃), one complaint gained and the praise "…效率真高" lost (0.057 → -0.069): 31;
     // 32 with 不重样 ("a different dish every day") a word of praise; 33 with attribute–quality
-    // pairs (session 26), "…效率真高" read by its pair 效率 高.
-    probe_reads_at_least("polarity_feedback_probe_g.csv", 40, 33);
+    // pairs (session 26), "…效率真高" read by its pair 效率 高; 34 with the weights the mean of
+    // eight runs.
+    probe_reads_at_least("polarity_feedback_probe_g.csv", 40, 34);
     // Forty more (polarity_feedback_probe_h.csv, session 25), written before g's misses were
     // looked at, its own misses not looked at: 36 right at first (accuracy 0.900, macro-F1
     // 0.911), 36 after the general evaluative words (one complaint gained, one lost), and 36
-    // after the attribute–quality pairs (session 26).
+    // after the attribute–quality pairs (session 26), and 36 with the weights the mean of eight
+    // runs.
     probe_reads_at_least("polarity_feedback_probe_h.csv", 40, 36);
     // Forty more (polarity_feedback_probe_i.csv, session 26), written before the attribute–quality
     // pairs were tried, and with them in mind, so that it holds more such pairs than feedback
     // does; its misses not looked at: 30 right at first (accuracy 0.750, macro-F1 0.760; pysenti
-    // 0.748 on the same lines), and 30 with the pairs, which apply on ten of its lines.
-    probe_reads_at_least("polarity_feedback_probe_i.csv", 40, 30);
+    // 0.748 on the same lines), and 30 with the pairs, which apply on ten of its lines; 31 with
+    // the weights the mean of eight runs (accuracy 0.775, macro-F1 0.795).
+    probe_reads_at_least("polarity_feedback_probe_i.csv", 40, 31);
     // "Nobody answers" is one word after 一直 ("all along"), not 一直没 ("never") and 人接.
     for (text, word) in [
         ("打电话给前台一直没人接", "没人接"),

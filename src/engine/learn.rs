@@ -27,6 +27,10 @@ pub struct TrainOptions {
     /// A term must occur in this many training texts to get a weight.
     pub min_docs: usize,
     pub seed: u64,
+    /// Weights are the mean of this many runs, each in its own order (seeds `seed`, `seed` + 1
+    /// …): one run's weights depend on the order it met the texts in, and the feedback probes
+    /// moved by up to four lines of forty from one seed to the next.
+    pub runs: usize,
 }
 
 impl Default for TrainOptions {
@@ -38,10 +42,12 @@ impl Default for TrainOptions {
             l2: 1e-5,
             min_docs: 2,
             seed: 7,
+            runs: 8,
         }
     }
 }
 
+#[derive(Clone)]
 struct Doc {
     features: Vec<(usize, f32)>,
     offset: f32,
@@ -64,6 +70,64 @@ fn on_both_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> V
             .flat_map(|h| h.join().expect("featurising thread"))
             .collect()
     })
+}
+
+/// The mean of `opts.runs` runs of `run` (seeds `opts.seed`, `opts.seed` + 1 …), half of them on
+/// each core: its weights (one `W` per feature) and its bias.
+fn mean_of_runs<W, const B: usize>(
+    opts: &TrainOptions,
+    run: impl Fn(u64) -> (Vec<W>, [f32; B]) + Sync,
+) -> (Vec<W>, [f32; B])
+where
+    W: Weights + Send,
+{
+    let seeds: Vec<u64> = (0..opts.runs.max(1) as u64)
+        .map(|i| opts.seed + i)
+        .collect();
+    let runs = on_both_cores(&seeds, |&seed| run(seed));
+    let n = runs.len() as f32;
+    let mut runs = runs.into_iter();
+    let (mut weights, mut bias) = runs.next().expect("at least one run");
+    for (w, b) in runs {
+        for (sum, x) in weights.iter_mut().zip(&w) {
+            sum.add(x);
+        }
+        for (sum, x) in bias.iter_mut().zip(b) {
+            *sum += x;
+        }
+    }
+    for w in &mut weights {
+        w.scale(1.0 / n);
+    }
+    (weights, bias.map(|b| b / n))
+}
+
+/// A feature's weight (polarity) or weights (one per emotion class), summed over runs.
+trait Weights {
+    fn add(&mut self, other: &Self);
+    fn scale(&mut self, by: f32);
+}
+
+impl Weights for f32 {
+    fn add(&mut self, other: &f32) {
+        *self += other;
+    }
+    fn scale(&mut self, by: f32) {
+        *self *= by;
+    }
+}
+
+impl<const K: usize> Weights for [f32; K] {
+    fn add(&mut self, other: &[f32; K]) {
+        for (a, b) in self.iter_mut().zip(other) {
+            *a += b;
+        }
+    }
+    fn scale(&mut self, by: f32) {
+        for a in self {
+            *a *= by;
+        }
+    }
 }
 
 /// The features seen in at least `min_docs` documents, sorted, with their ids.
@@ -110,7 +174,7 @@ fn by_id(features: &[(String, f32)], ids: &FxHashMap<&str, usize>) -> Vec<(usize
 pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Learned {
     let featurised = on_both_cores(examples, |e| engine.features(&e.text));
     let (vocabulary, ids) = vocabulary(featurised.iter().map(|(f, _)| f.as_slice()), opts.min_docs);
-    let mut docs: Vec<Doc> = featurised
+    let docs: Vec<Doc> = featurised
         .iter()
         .zip(examples)
         .map(|((features, offset), e)| Doc {
@@ -127,33 +191,38 @@ pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Lear
         |positive: bool| docs.len() as f32 / (2.0 * if positive { positives } else { negatives });
     let (w_pos, w_neg) = (class_weight(true), class_weight(false));
 
-    let mut weights = vec![0.0f32; vocabulary.len()];
-    let mut squared = vec![1e-6f32; vocabulary.len()];
-    let (mut bias, mut bias_squared) = (0.0f32, 1e-6f32);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    for _ in 0..opts.epochs {
-        docs.shuffle(&mut rng);
-        for d in &docs {
-            // The engine scores tanh(z / 2); the logistic of z is its probability reading.
-            let z = bias
-                + d.offset
-                + d.features
-                    .iter()
-                    .map(|(id, x)| weights[*id] * x)
-                    .sum::<f32>();
-            let p = 1.0 / (1.0 + (-z).exp());
-            let y = if d.positive { 1.0 } else { 0.0 };
-            let g = (p - y) * if d.positive { w_pos } else { w_neg };
-            for (id, x) in &d.features {
-                let i = *id;
-                let grad = g * x + opts.l2 * weights[i];
-                squared[i] += grad * grad;
-                weights[i] -= opts.learning_rate * grad / squared[i].sqrt();
+    let (weights, bias) = mean_of_runs(opts, |seed| {
+        let mut docs = docs.clone();
+        let mut weights = vec![0.0f32; vocabulary.len()];
+        let mut squared = vec![1e-6f32; vocabulary.len()];
+        let (mut bias, mut bias_squared) = (0.0f32, 1e-6f32);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for _ in 0..opts.epochs {
+            docs.shuffle(&mut rng);
+            for d in &docs {
+                // The engine scores tanh(z / 2); the logistic of z is its probability reading.
+                let z = bias
+                    + d.offset
+                    + d.features
+                        .iter()
+                        .map(|(id, x)| weights[*id] * x)
+                        .sum::<f32>();
+                let p = 1.0 / (1.0 + (-z).exp());
+                let y = if d.positive { 1.0 } else { 0.0 };
+                let g = (p - y) * if d.positive { w_pos } else { w_neg };
+                for (id, x) in &d.features {
+                    let i = *id;
+                    let grad = g * x + opts.l2 * weights[i];
+                    squared[i] += grad * grad;
+                    weights[i] -= opts.learning_rate * grad / squared[i].sqrt();
+                }
+                bias_squared += g * g;
+                bias -= opts.learning_rate * g / bias_squared.sqrt();
             }
-            bias_squared += g * g;
-            bias -= opts.learning_rate * g / bias_squared.sqrt();
         }
-    }
+        (weights, [bias])
+    });
+    let bias = bias[0];
     let mut learned = Learned {
         bias: (bias * 1000.0).round() / 1000.0,
         ..Default::default()
@@ -215,6 +284,7 @@ pub struct EmotionExample {
 
 /// A text for the emotion model: its features by id, its class, and the curated lexicon's
 /// offset to its logits.
+#[derive(Clone)]
 struct EmotionDoc {
     features: Vec<(usize, f32)>,
     class: usize,
@@ -231,7 +301,7 @@ pub fn train_emotions(
     const K: usize = 6;
     let featurised = on_both_cores(examples, |e| engine.emotion_features(&e.text));
     let (vocabulary, ids) = vocabulary(featurised.iter().map(|f| f.0.as_slice()), opts.min_docs);
-    let mut docs: Vec<EmotionDoc> = featurised
+    let docs: Vec<EmotionDoc> = featurised
         .iter()
         .zip(examples)
         .map(|((features, offset), e)| EmotionDoc {
@@ -246,41 +316,45 @@ pub fn train_emotions(
     }
     let class_weight: [f32; K] =
         std::array::from_fn(|c| docs.len() as f32 / (K as f32 * counts[c].max(1) as f32));
-    let mut weights = vec![[0.0f32; K]; vocabulary.len()];
-    let mut squared = vec![[1e-6f32; K]; vocabulary.len()];
-    let (mut bias, mut bias_squared) = ([0.0f32; K], [1e-6f32; K]);
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    for _ in 0..opts.epochs {
-        docs.shuffle(&mut rng);
-        for EmotionDoc {
-            features,
-            class,
-            offset,
-        } in &docs
-        {
-            let mut z = bias;
-            for (zc, o) in z.iter_mut().zip(offset) {
-                *zc += o;
-            }
-            for (id, x) in features {
-                for (zc, w) in z.iter_mut().zip(&weights[*id]) {
-                    *zc += w * x;
+    let (weights, bias) = mean_of_runs(opts, |seed| {
+        let mut docs = docs.clone();
+        let mut weights = vec![[0.0f32; K]; vocabulary.len()];
+        let mut squared = vec![[1e-6f32; K]; vocabulary.len()];
+        let (mut bias, mut bias_squared) = ([0.0f32; K], [1e-6f32; K]);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for _ in 0..opts.epochs {
+            docs.shuffle(&mut rng);
+            for EmotionDoc {
+                features,
+                class,
+                offset,
+            } in &docs
+            {
+                let mut z = bias;
+                for (zc, o) in z.iter_mut().zip(offset) {
+                    *zc += o;
                 }
-            }
-            let p = super::softmax(z);
-            let cw = class_weight[*class];
-            for c in 0..K {
-                let g = (p[c] - if c == *class { 1.0 } else { 0.0 }) * cw;
                 for (id, x) in features {
-                    let grad = g * x + opts.l2 * weights[*id][c];
-                    squared[*id][c] += grad * grad;
-                    weights[*id][c] -= opts.learning_rate * grad / squared[*id][c].sqrt();
+                    for (zc, w) in z.iter_mut().zip(&weights[*id]) {
+                        *zc += w * x;
+                    }
                 }
-                bias_squared[c] += g * g;
-                bias[c] -= opts.learning_rate * g / bias_squared[c].sqrt();
+                let p = super::softmax(z);
+                let cw = class_weight[*class];
+                for c in 0..K {
+                    let g = (p[c] - if c == *class { 1.0 } else { 0.0 }) * cw;
+                    for (id, x) in features {
+                        let grad = g * x + opts.l2 * weights[*id][c];
+                        squared[*id][c] += grad * grad;
+                        weights[*id][c] -= opts.learning_rate * grad / squared[*id][c].sqrt();
+                    }
+                    bias_squared[c] += g * g;
+                    bias[c] -= opts.learning_rate * g / bias_squared[c].sqrt();
+                }
             }
         }
-    }
+        (weights, bias)
+    });
     let round = |w: f32| (w * 1000.0).round() / 1000.0;
     let mut learned = super::LearnedEmotions {
         bias: bias.map(round),
