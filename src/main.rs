@@ -382,7 +382,7 @@ fn run(cli: Cli) -> Result<u8> {
             engine.set_learned(Default::default());
             engine.set_learned_emotions(Default::default());
             let command_line = command_line();
-            let n = textcmd::train(&engine, &data, &out, &command_line)?;
+            let n = textcmd::train(&mut engine, &data, &out, &command_line)?;
             println!(
                 "wrote {n} learned weights (terms and pairs) to {}",
                 out.display()

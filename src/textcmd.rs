@@ -680,7 +680,14 @@ pub fn train_emotions(
     Ok(learned.weights.len())
 }
 
-pub fn train(engine: &Engine, data: &[DataSpec], out: &Path, command_line: &str) -> Result<usize> {
+/// Learns polarity weights from the data specs, writes them, and puts them in `engine` (the
+/// emotion model then learns beside them: the polarity score is one of its features).
+pub fn train(
+    engine: &mut Engine,
+    data: &[DataSpec],
+    out: &Path,
+    command_line: &str,
+) -> Result<usize> {
     let mut examples = Vec::new();
     let mut sources = Vec::new();
     for spec in data {
@@ -708,6 +715,7 @@ pub fn train(engine: &Engine, data: &[DataSpec], out: &Path, command_line: &str)
     let n = learned.weights.len() + learned.pairs.len();
     std::fs::write(out, learn::render(&learned, &provenance))
         .with_context(|| format!("cannot write {}", out.display()))?;
+    engine.set_learned(learned);
     Ok(n)
 }
 

@@ -30,6 +30,10 @@ use table::{FilteredMap, TermTable};
 /// The DUTIR ontology's seven emotion classes.
 pub const EMOTIONS: [&str; 7] = ["乐", "好", "怒", "哀", "惧", "恶", "惊"];
 
+/// The feature of the learned emotion model that is the text's polarity score, so that a
+/// complaint reads as joy less often: its row in `emotions_learned.tsv`.
+pub const POLARITY_FEATURE: &str = "__polarity__";
+
 /// The classes the learned emotion model tells apart: SMP2020-EWECT's six, by DUTIR names
 /// (happy 乐, angry 怒, sad 哀, fear 惧, surprise 惊, and no emotion).
 pub const EMOTION_CLASSES: [&str; 6] = ["乐", "怒", "哀", "惧", "惊", "none"];
@@ -413,6 +417,8 @@ pub struct Engine {
     emotion_bias: [f32; 6],
     /// Each emoticon's learned emotion weights, if it has any.
     emoticon_rows: Vec<Option<[f32; 6]>>,
+    /// The learned emotion weights of the polarity score (`POLARITY_FEATURE`).
+    polarity_row: [f32; 6],
 }
 
 /// What a scoped thread returned; its panic goes on in the caller.
@@ -645,6 +651,7 @@ impl Engine {
             emotion_rows: Vec::new(),
             emotion_bias: [0.0; 6],
             emoticon_rows: Vec::new(),
+            polarity_row: [0.0; 6],
         };
         Ok(engine)
     }
@@ -755,7 +762,12 @@ impl Engine {
         }
         self.emotion_rows.clear();
         self.emoticon_rows = vec![None; self.emoticons.len()];
+        self.polarity_row = [0.0; 6];
         for (term, row) in learned.weights {
+            if term == POLARITY_FEATURE {
+                self.polarity_row = row;
+                continue;
+            }
             if let Some(i) = self.emoticons.iter().position(|e| e.tag == term) {
                 self.emoticon_rows[i] = Some(row);
                 continue;
@@ -770,6 +782,8 @@ impl Engine {
     /// degree, and the emoticons; and the curated lexicon's offset to the logits, which the
     /// learned weights are trained beside, as the polarity weights are beside the curated ones.
     pub(crate) fn emotion_features(&self, text: &str) -> (Vec<(String, f32)>, [f32; 6]) {
+        // The polarity score as the engine gives it, with the learned polarity weights in place.
+        let score = self.analyze_brief(text).score;
         self.read(text, |normalised, _, _, hits| {
             let features = hits
                 .iter()
@@ -781,6 +795,7 @@ impl Engine {
                         .iter()
                         .map(|&i| (self.emoticons[i].tag.clone(), 1.0)),
                 )
+                .chain((score != 0.0).then(|| (POLARITY_FEATURE.to_string(), score)))
                 .collect();
             let curated = self.curated_emotions(&hits, &normalised.emoticons);
             (features, lexicon_offset(&curated))
@@ -806,18 +821,20 @@ impl Engine {
         emotions
     }
 
-    /// Probabilities of `EMOTION_CLASSES` from the learned weights and the curated lexicon's
-    /// `offset` to their logits; `None` when no term or emoticon of the text has a learned
-    /// weight and the lexicon names no emotion (the bias alone is no evidence).
+    /// Probabilities of `EMOTION_CLASSES` from the learned weights, the curated lexicon's
+    /// `offset` to their logits and the text's polarity `score`; `None` when no term or emoticon
+    /// of the text has a learned weight and the lexicon names no emotion (the bias alone is no
+    /// evidence, nor is the score).
     fn emotion_probabilities(
         &self,
         hits: &[Hit<'_>],
         emoticons: &[usize],
         offset: &[f32; 6],
+        score: f32,
     ) -> Option<[f32; 6]> {
         let mut z = self.emotion_bias;
-        for (zc, o) in z.iter_mut().zip(offset) {
-            *zc += o;
+        for ((zc, o), w) in z.iter_mut().zip(offset).zip(&self.polarity_row) {
+            *zc += o + w * score;
         }
         let mut evidence = offset.iter().any(|&o| o != 0.0);
         let mut add = |row: &[f32; 6], x: f32| {
@@ -1391,7 +1408,7 @@ impl Engine {
         } else {
             // Before crisis language moved joy to sadness, which the learned model does itself.
             let offset = lexicon_offset(&curated_emotions);
-            self.emotion_probabilities(hits, &normalised.emoticons, &offset)
+            self.emotion_probabilities(hits, &normalised.emoticons, &offset, score)
         };
         let (emotions, emotion) = match learned {
             Some(p) => learned_emotions(p, &emotions, crisis.risk),
