@@ -708,7 +708,8 @@ pub fn train(
     let provenance = format!(
         "Polarity weights learned by xinqing from: {}\nReproduce with: {command_line}\n\
          Logistic regression over the engine's rule-modified terms (see src/engine/learn.rs), \
-         the mean of {} runs over the texts in different orders.",
+         the mean of {} runs over the texts in different orders; nouns, numerals, time, place and \
+         measure words (jieba's tags) penalised more, since they say what a text is about.",
         sources.join(", "),
         TrainOptions::default().runs
     );
