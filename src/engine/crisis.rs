@@ -491,6 +491,24 @@ struct GatePass {
     dialect: bool,
 }
 
+impl GatePass {
+    /// Records that a literal of `owner` starts at byte `at`, in the pass of a gate over
+    /// `patterns` patterns: allocated only at the first literal, since most texts hold none.
+    #[inline(always)]
+    fn record(found: &mut Option<GatePass>, patterns: usize, at: usize, owner: usize) {
+        let pass = found.get_or_insert_with(|| GatePass {
+            candidates: vec![false; patterns],
+            anchors: Vec::new(),
+            dialect: false,
+        });
+        match owner {
+            CUE_ANCHOR => pass.anchors.push(at),
+            DIALECT_WORD => pass.dialect = true,
+            i => pass.candidates[i] = true,
+        }
+    }
+}
+
 /// Dialect words (`[dialect]` of crisis.toml) and the Mandarin the detectors read them as, each
 /// replaced where it occurs, the longest first.
 struct Dialect {
@@ -917,19 +935,9 @@ impl CrisisMatcher {
     /// start (every occurrence of each, as the cues' own search finds them), and whether a
     /// dialect word occurs. None when the text holds no gate literal.
     fn gate_pass(gate: &LiteralGate, compact: &str, patterns: usize) -> Option<GatePass> {
-        // Allocated only at the first literal: most texts hold none.
         let mut found: Option<GatePass> = None;
         gate.each_occurrence(compact, |at, owner| {
-            let pass = found.get_or_insert_with(|| GatePass {
-                candidates: vec![false; patterns],
-                anchors: Vec::new(),
-                dialect: false,
-            });
-            match owner {
-                CUE_ANCHOR => pass.anchors.push(at),
-                DIALECT_WORD => pass.dialect = true,
-                i => pass.candidates[i] = true,
-            }
+            GatePass::record(&mut found, patterns, at, owner)
         });
         found
     }
@@ -1001,20 +1009,9 @@ impl CrisisMatcher {
         patterns: usize,
     ) -> (Option<GatePass>, Vec<usize>, Bounds) {
         let bytes = compact.as_bytes();
-        // Allocated only at the first literal: most texts hold none.
         let mut found: Option<GatePass> = None;
-        let mut on_literal = |at: usize, owner: usize| {
-            let pass = found.get_or_insert_with(|| GatePass {
-                candidates: vec![false; patterns],
-                anchors: Vec::new(),
-                dialect: false,
-            });
-            match owner {
-                CUE_ANCHOR => pass.anchors.push(at),
-                DIALECT_WORD => pass.dialect = true,
-                i => pass.candidates[i] = true,
-            }
-        };
+        let mut on_literal =
+            |at: usize, owner: usize| GatePass::record(&mut found, patterns, at, owner);
         let mut ends = Vec::new();
         let mut bounds = Bounds::default();
         let mut reader = model.reader(&bounds);
