@@ -10,9 +10,10 @@
 use super::crisis_model::{frame_end, is_space, Bounds, CrisisModel, Screen};
 use super::gate::LiteralGate;
 use anyhow::{Context, Result};
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -445,7 +446,7 @@ impl CueRules {
 
 pub struct CrisisMatcher {
     /// Tiers from highest to lowest, each with its patterns.
-    tiers: Vec<(Risk, Vec<Regex>)>,
+    tiers: Vec<(Risk, Vec<LazyRegex>)>,
     negatives: Masks,
     cues: Option<CueMatcher>,
     /// One literal of every pattern (one that any match contains, picked to be rare) and the
@@ -553,9 +554,50 @@ impl Dialect {
 /// searched alone and only on texts that hold one of its literals. As one alternation, a
 /// hundred gappy patterns spent most of the crisis stage (and most of `score`'s time) building
 /// the states of its lazy DFA, text after text.
+/// A crisis pattern, compiled the first time a text needs it. Compiled at the start, the
+/// patterns and masks of crisis.toml (their gaps, `[^。！？]{0,20}`, are large automata over
+/// UTF-8) took a third of the engine's start, 0.03 s of CPU, while a text needs few of them: all
+/// 7,765 ChnSentiCorp reviews together reached 107 of the tiers' patterns, a one-line run none.
+/// The syntax is checked when the dictionary is read, so a bad pattern is still named before any
+/// work starts.
+struct LazyRegex {
+    pattern: String,
+    regex: OnceLock<Regex>,
+}
+
+impl LazyRegex {
+    /// `pattern`, whose parse is `_parsed` (the proof that its syntax was checked).
+    fn checked(pattern: &str, _parsed: &regex_syntax::hir::Hir) -> LazyRegex {
+        LazyRegex {
+            pattern: pattern.to_string(),
+            regex: OnceLock::new(),
+        }
+    }
+
+    #[inline]
+    fn get(&self) -> &Regex {
+        self.regex.get_or_init(|| self.compile())
+    }
+
+    /// Its syntax was checked, so only the size limit can refuse it: far above what any pattern
+    /// of the shipped file needs (a test compiles them all).
+    fn compile(&self) -> Regex {
+        RegexBuilder::new(&self.pattern)
+            .size_limit(1 << 30)
+            .build()
+            .unwrap_or_else(|e| {
+                tracing::error!(
+                    "crisis.toml: pattern '{}' cannot be compiled and matches nothing: {e}",
+                    self.pattern
+                );
+                Regex::new("a^").expect("a pattern that matches nothing")
+            })
+    }
+}
+
 struct Masks {
     /// The kept wording (the first `kept`), then the negatives.
-    patterns: Vec<Regex>,
+    patterns: Vec<LazyRegex>,
     kept: usize,
     /// The literals one of which every match of a pattern holds, for every pattern that has
     /// them; `gate_owner` names the pattern of each.
@@ -582,7 +624,7 @@ impl Masks {
             if hir.properties().minimum_len().unwrap_or(0) == 0 {
                 anyhow::bail!("crisis.toml [negatives]: '{p}' can match an empty text");
             }
-            compiled.push(Regex::new(p).with_context(|| format!("crisis.toml [negatives]: {p}"))?);
+            compiled.push(LazyRegex::checked(p, &hir));
             match literals_of(&hir, rarity) {
                 Some(set) => {
                     gate_owner.extend(std::iter::repeat_n(i, set.len()));
@@ -626,6 +668,7 @@ impl Masks {
         candidates.dedup();
         let find = |i: usize, from: usize| {
             self.patterns[i]
+                .get()
                 .find_at(text, from)
                 .map(|m| (m.start(), m.end()))
         };
@@ -835,17 +878,20 @@ impl CrisisMatcher {
         // One Regex per pattern, not a RegexSet: a single regex searches for its literals
         // first (memchr, Aho-Corasick) and runs its automaton only where they occur, while a set
         // of forty gappy patterns kept rebuilding its lazy DFA and cost more than segmentation.
-        let compile = |risk: Risk, list: &PatternList| -> Result<(Risk, Vec<Regex>)> {
+        let compile = |risk: Risk, list: &PatternList| -> Result<(Risk, Vec<LazyRegex>)> {
             let each = list
                 .patterns
                 .iter()
-                .map(|p| Regex::new(p))
-                .collect::<Result<Vec<_>, _>>()
-                .with_context(|| format!("crisis.toml [{}]", risk.name()))?;
+                .map(|p| {
+                    let hir = regex_syntax::parse(p)
+                        .with_context(|| format!("crisis.toml [{}]: {p}", risk.name()))?;
+                    Ok(LazyRegex::checked(p, &hir))
+                })
+                .collect::<Result<Vec<_>>>()?;
             Ok((risk, each))
         };
-        // Compiling some 240 regexes is most of the engine's start: the masks build on a thread
-        // of their own while the tiers build here.
+        // The masks (parsed, their literals found, their gate built) on a thread of their own
+        // while the tiers are parsed here.
         let (tiers, negatives) = std::thread::scope(|s| {
             let masks =
                 s.spawn(|| Masks::new(&file.negatives.keep, &file.negatives.patterns, rarity));
@@ -1091,7 +1137,7 @@ impl CrisisMatcher {
                 .filter(|(_, c)| **c)
                 .map(|(rr, _)| rr)
         };
-        let patterns_may_match = candidate_regexes().any(|(_, r)| r.is_match(compact));
+        let patterns_may_match = candidate_regexes().any(|(_, r)| r.get().is_match(compact));
         // Masking only removes text, so cues that combine into nothing now never will.
         let cues_may_match = self.cues.as_ref().is_some_and(|c| {
             match &anchors {
@@ -1115,7 +1161,7 @@ impl CrisisMatcher {
                 if found.as_ref().is_some_and(|(t, _)| *t != risk) {
                     break;
                 }
-                if let Some(m) = r.find(&masked) {
+                if let Some(m) = r.get().find(&masked) {
                     let terms = &mut found.get_or_insert_with(|| (risk, Vec::new())).1;
                     // Two patterns may match the same words; they are named once.
                     if !terms.iter().any(|t| t == m.as_str()) {
@@ -1335,6 +1381,23 @@ mod tests {
             .err()
             .expect("an empty dialect word is refused");
         assert!(format!("{err:#}").contains("[dialect]"), "{err:#}");
+    }
+
+    #[test]
+    fn every_shipped_pattern_compiles_within_the_default_size_limit() {
+        let text = include_str!("../../dictionaries/crisis.toml");
+        let matcher = CrisisMatcher::new(text, "", &|l| l.len() as f32).unwrap();
+        let patterns: Vec<&LazyRegex> = matcher
+            .tiers
+            .iter()
+            .flat_map(|(_, each)| each)
+            .chain(&matcher.negatives.patterns)
+            .collect();
+        assert!(patterns.len() > 250, "{}", patterns.len());
+        for p in patterns {
+            assert!(p.regex.get().is_none(), "compiled before a text needed it");
+            Regex::new(&p.pattern).unwrap();
+        }
     }
 
     #[test]
