@@ -1276,6 +1276,45 @@ proptest! {
 }
 
 #[test]
+fn a_message_over_several_lines_with_commas_in_them_is_one_row() {
+    // A quoted field over lines that hold commas is valid CSV (messages are written so); it was
+    // rejected as an unclosed quote whenever a later line held the delimiter.
+    let env = Env::new();
+    for (name, text, ids) in [
+        (
+            "one_column.csv",
+            "text\n谢谢\n\"第一行\n第二行, 还有逗号\r\n第三行,好\"\n太差了\n",
+            vec!["2", "3", "6"],
+        ),
+        (
+            "three_columns.csv",
+            "id,text,channel\n1,\"菜价太贵,\n第二行, 有逗号\",微信\n2,谢谢医生,热线\n",
+            vec!["1", "2"],
+        ),
+    ] {
+        let input = env.dir.path().join(name);
+        std::fs::write(&input, text).unwrap();
+        let mut args = vec![
+            "score",
+            "--input",
+            input.to_str().unwrap(),
+            "--text-column",
+            "text",
+        ];
+        if name == "three_columns.csv" {
+            args.extend(["--id-column", "id"]);
+        }
+        let out = env.run(&args);
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("broken quoting"), "{name}: {stderr}");
+        let lines = common::json_lines(&out.stdout);
+        let got: Vec<&str> = lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+        assert_eq!(got, ids, "{name}");
+    }
+}
+
+#[test]
 fn score_reports_a_malformed_row_and_goes_on() {
     let env = Env::new();
     let input = env.dir.path().join("in.csv");

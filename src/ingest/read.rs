@@ -373,12 +373,17 @@ fn decode_record(
             format!("expected {width} fields, found {}", record.len())
         });
     }
-    // An unclosed quote can swallow whole records and still leave the right number of fields;
-    // lines inside a field that hold the delimiter give it away.
+    // An unclosed quote can swallow whole records and still leave the right number of fields; a
+    // line inside a field that splits into as many fields as a record has gives it away. A line
+    // of a message that merely holds the delimiter does not ("第二行, 还有逗号" in a quoted
+    // field of nine): read so, such messages were rejected whole. With one column, no line can.
     if problem.is_none()
-        && cells
-            .iter()
-            .any(|c| c.lines().skip(1).any(|l| l.contains(delimiter)))
+        && width >= 2
+        && cells.iter().any(|c| {
+            c.lines()
+                .skip(1)
+                .any(|l| l.split(delimiter).count() == width)
+        })
     {
         problem = Some(
             "broken quoting: a quoted field runs over lines that look like records (an unclosed quote?)"
