@@ -782,9 +782,12 @@ impl Engine {
     /// degree, and the emoticons; and the curated lexicon's offset to the logits, which the
     /// learned weights are trained beside, as the polarity weights are beside the curated ones.
     pub(crate) fn emotion_features(&self, text: &str) -> (Vec<(String, f32)>, [f32; 6]) {
-        // The polarity score as the engine gives it, with the learned polarity weights in place.
-        let score = self.analyze_brief(text).score;
-        self.read(text, |normalised, _, _, hits| {
+        self.read(text, |normalised, tokens, infos, hits| {
+            // The polarity score as the engine gives it, with the learned polarity weights in
+            // place, from the same reading.
+            let score = self
+                .analysis_of(normalised, tokens, infos, &hits, false)
+                .score;
             let features = hits
                 .iter()
                 .filter(|h| !h.negated)
