@@ -216,6 +216,10 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         ("crisis_prescriptions_probe.tsv", 3, 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5, 0),
+        // Medicine in ordinary care (session 28, not learned from): the false alarms are the
+        // screen's (安眠药 locked away, given up, reported for sale); three ideation lines read
+        // as imminent, by a means with an overdose or a death word.
+        ("crisis_medicine_care_probe.tsv", 7, 3),
     ] {
         let Measured {
             recall,
@@ -407,6 +411,11 @@ fn medicine_as_a_means_alarms_and_no_crisis_line_is_read_below_its_tier() {
         ("来电者称刚刚吞下了一整盒止痛药", Risk::Imminent),
         ("他一口气吃了一整盒药", Risk::Imminent),
         ("药片太大，好不容易吞下了", Risk::None),
+        // A blister pack pressed out whole (the care probe's miss, session 28), and pills
+        // pressed out into a pill box.
+        ("这一板药我全抠出来了，马上就吃", Risk::Imminent),
+        ("把一整板药全掰出来了，今晚一起吃", Risk::Imminent),
+        ("我把一板药全掰出来放进分药盒里", Risk::None),
     ]);
 }
 
