@@ -88,6 +88,7 @@ enum Command {
         /// First day.
         #[arg(long, default_value = "2020-02-01")]
         start: chrono::NaiveDate,
+        /// Directory to write the exports into (created if missing).
         #[arg(long)]
         out: PathBuf,
         /// Which kinds to write (comma-separated).
@@ -131,6 +132,7 @@ enum Command {
         /// Labelled data as FILE:TEXT_COLUMN:LABEL_COLUMN:binary|smp2020 (repeatable).
         #[arg(long, required = true)]
         data: Vec<xinqing::textio::DataSpec>,
+        /// Where to write the polarity weights (dictionaries/polarity_learned.tsv).
         #[arg(long)]
         out: PathBuf,
         /// Also learn emotion weights from the data labelled with emotions (smp2020) and write
@@ -150,6 +152,7 @@ enum Command {
         /// Words of lower frequency are left out.
         #[arg(long, default_value_t = 20)]
         min_freq: u64,
+        /// Where to write the pruned dictionary (dictionaries/segmenter.txt).
         #[arg(long)]
         out: PathBuf,
         /// Dictionaries directory overriding the embedded files.
@@ -160,6 +163,7 @@ enum Command {
     TrainCrisis {
         #[command(flatten)]
         crisis: CrisisArgs,
+        /// Where to write the screen's weights (dictionaries/crisis_model.tsv).
         #[arg(long)]
         out: PathBuf,
     },
