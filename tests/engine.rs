@@ -416,6 +416,9 @@ fn medicine_as_a_means_alarms_and_no_crisis_line_is_read_below_its_tier() {
         ("这一板药我全抠出来了，马上就吃", Risk::Imminent),
         ("把一整板药全掰出来了，今晚一起吃", Risk::Imminent),
         ("我把一板药全掰出来放进分药盒里", Risk::None),
+        // A carer pressing out someone else's pills (session 29); asking for help is not care.
+        ("奶奶手没劲，我帮她把药全抠出来放在碗里", Risk::None),
+        ("帮我把药全抠出来，我今晚一起吃", Risk::Imminent),
     ]);
 }
 
