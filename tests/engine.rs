@@ -220,6 +220,14 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         // screen's (安眠药 locked away, given up, reported for sale); three ideation lines read
         // as imminent, by a means with an overdose or a death word.
         ("crisis_medicine_care_probe.tsv", 7, 3),
+        // Pills and poisons (session 29, not learned from): the false alarms are the screen's
+        // (安眠药 kept in a drawer, given up, asked about) but one, "医生说这个药攒着也没用" (a
+        // means and 攒); a threat to drug someone's wine reads as imminent.
+        ("crisis_pills_and_poisons_probe.tsv", 7, 1),
+        // Medicine said both ways (session 29, written to teach the screen, which learning from
+        // it did not: see its header): pills hoarded with no medicine named reads as ideation;
+        // three lines read above their tier.
+        ("crisis_medicine_twins_probe.tsv", 3, 4),
     ] {
         let Measured {
             recall,
@@ -419,6 +427,17 @@ fn medicine_as_a_means_alarms_and_no_crisis_line_is_read_below_its_tier() {
         // A carer pressing out someone else's pills (session 29); asking for help is not care.
         ("奶奶手没劲，我帮她把药全抠出来放在碗里", Risk::None),
         ("帮我把药全抠出来，我今晚一起吃", Risk::Imminent),
+        // Session 29: pills gathered from chemists, a time with pills and a sleep never woken
+        // from, poison in someone's cup; money gathered, a tired wish, rat bait laid.
+        (
+            "药店不肯多卖，我跑了五家药店才凑够一瓶安眠药",
+            Risk::Imminent,
+        ),
+        ("今晚吃完这一瓶药，就再也不用醒过来了", Risk::Imminent),
+        ("我想在领导的水杯里放老鼠药", Risk::HarmOthers),
+        ("终于凑够了药钱，明天去医院", Risk::None),
+        ("今天太累了，吃了感冒药想一睡不醒", Risk::Ideation),
+        ("在剩饭里拌了老鼠药，放在仓库角落", Risk::None),
     ]);
 }
 
