@@ -709,7 +709,8 @@ pub fn train(
         "Polarity weights learned by xinqing from: {}\nReproduce with: {command_line}\n\
          Logistic regression over the engine's rule-modified terms (see src/engine/learn.rs), \
          the mean of {} runs over the texts in different orders; nouns, numerals, time, place and \
-         measure words (jieba's tags) penalised more, since they say what a text is about.",
+         measure words (jieba's tags) penalised more, since they say what a text is about; a \
+         negator's own weight, alone or after the word before it, never positive.",
         sources.join(", "),
         TrainOptions::default().runs
     );

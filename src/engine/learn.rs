@@ -211,6 +211,19 @@ pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Lear
     let featurised = on_both_cores(examples, |e| engine.features(&e.text));
     let (vocabulary, ids) = vocabulary(featurised.iter().map(|(f, _)| f.as_slice()), opts.min_docs);
     let l2 = penalties(&vocabulary, opts);
+    // A negator's own weight, alone or after the word before it, says what it says with nothing
+    // to turn ("还没送到" complains, "现在 还没" more so), and that is never praise. Left free,
+    // they learned what hotel reviews hedge their praise with ("总体不错，就是位置不太方便": 不太
+    // +0.53, "位置 不太" +0.97), and "服务不太好" and "位置不太方便" read as praise.
+    let is_negator = |t: &str| {
+        engine
+            .info(t)
+            .is_some_and(|i| i.role == super::Role::Negator)
+    };
+    let never_positive: Vec<bool> = vocabulary
+        .iter()
+        .map(|t| is_negator(t.rsplit(' ').next().unwrap_or(t)))
+        .collect();
     let docs: Vec<Doc> = featurised
         .iter()
         .zip(examples)
@@ -252,6 +265,9 @@ pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Lear
                     let grad = g * x + l2[i] * weights[i];
                     squared[i] += grad * grad;
                     weights[i] -= opts.learning_rate * grad / squared[i].sqrt();
+                    if never_positive[i] {
+                        weights[i] = weights[i].min(0.0);
+                    }
                 }
                 bias_squared += g * g;
                 bias -= opts.learning_rate * g / bias_squared.sqrt();
