@@ -1293,7 +1293,7 @@ impl Engine {
                     let learned = self.pair_weights.get(pair_id(a.id, b.id));
                     // Most neighbours are no quality word, which one bit says.
                     let quality = if self.is_quality(b.id) {
-                        self.quality_of(hits, i).map(|(_, c)| c)
+                        self.quality_weights.get(pair_id(a.id, b.id))
                     } else {
                         None
                     };
