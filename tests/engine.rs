@@ -1031,6 +1031,10 @@ fn a_hedged_complaint_is_a_complaint() {
         // Not too dear, not too far: praise still.
         ("价格不太贵，挺实惠", Positive),
         ("离市区不太远，交通方便", Positive),
+        // 不算 ("hardly") turns what follows, as 不太 does; 一般般 ("so-so") is no praise.
+        ("不算太好", Negative),
+        ("隔离酒店的条件不算差", Positive),
+        ("服务一般般，态度还可以", Negative),
     ] {
         assert_eq!(ENGINE.analyze(text).polarity, want, "{text}");
     }
