@@ -1280,30 +1280,24 @@ impl Engine {
             }
         }
         if !self.pair_weights.is_empty() || !self.quality_weights.is_empty() {
-            for i in 0..hits.len() {
-                if hits[i].id == NO_ID {
+            for (i, j) in neighbour_pairs(hits) {
+                let (a, b) = (&hits[i], &hits[j]);
+                if a.id == NO_ID || b.id == NO_ID {
                     continue;
                 }
-                let (negator, turned) = pair_ends(hits, i);
-                for j in negator.into_iter().chain(turned) {
-                    let (a, b) = (&hits[i], &hits[j]);
-                    if b.id == NO_ID {
-                        continue;
-                    }
-                    let learned = self.pair_weights.get(pair_id(a.id, b.id));
-                    // Most neighbours are no quality word, which one bit says.
-                    let quality = if self.is_quality(b.id) {
-                        self.quality_weights.get(pair_id(a.id, b.id))
-                    } else {
-                        None
-                    };
-                    // An attribute and its quality: one pair, both weights.
-                    if learned.is_some() || quality.is_some() {
-                        let contribution =
-                            (learned.unwrap_or(0.0) + quality.unwrap_or(0.0)) * b.modifier;
-                        raw += contribution;
-                        pending.push((contribution, Pending::Pair(a, b)));
-                    }
+                let learned = self.pair_weights.get(pair_id(a.id, b.id));
+                // Most neighbours are no quality word, which one bit says.
+                let quality = if self.is_quality(b.id) {
+                    self.quality_weights.get(pair_id(a.id, b.id))
+                } else {
+                    None
+                };
+                // An attribute and its quality: one pair, both weights.
+                if learned.is_some() || quality.is_some() {
+                    let contribution =
+                        (learned.unwrap_or(0.0) + quality.unwrap_or(0.0)) * b.modifier;
+                    raw += contribution;
+                    pending.push((contribution, Pending::Pair(a, b)));
                 }
             }
         }
