@@ -95,7 +95,8 @@ pub fn cell<'r>(headers: Option<&[String]>, row: &'r RawRow, column: &str) -> Op
 /// Which labels a file uses, with the same polarity convention as ../shared/bench/peers.py.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LabelScheme {
-    /// 1 positive, 0 negative (ChnSentiCorp).
+    /// 1 positive, 0 negative (ChnSentiCorp); `neutral` for a text that judges nothing (which
+    /// peers.py leaves out, as it does SMP2020's).
     Binary,
     /// happy → positive; angry, sad, fear → negative; neural → neutral; surprise → no polarity
     /// (SMP2020-EWECT).
@@ -115,6 +116,7 @@ impl LabelScheme {
         Some(match (self, label.trim()) {
             (LabelScheme::Binary, "1") => Gold::Positive,
             (LabelScheme::Binary, "0") => Gold::Negative,
+            (LabelScheme::Binary, "neutral") => Gold::Neutral,
             (LabelScheme::Smp2020, "happy") => Gold::Positive,
             (LabelScheme::Smp2020, "angry" | "sad" | "fear") => Gold::Negative,
             (LabelScheme::Smp2020, "neural" | "neutral") => Gold::Neutral,

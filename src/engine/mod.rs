@@ -12,6 +12,7 @@
 pub mod crisis;
 pub mod crisis_model;
 mod gate;
+mod inquiry;
 pub mod learn;
 pub mod normalize;
 pub mod segmenter;
@@ -152,6 +153,7 @@ embedded! {
     idf => "background_idf.tsv",
     stopwords => "stopwords.txt",
     function_words => "function_words.txt",
+    inquiries => "inquiries.txt",
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -339,6 +341,9 @@ pub(crate) struct Hit<'t> {
     clause_rule: u8,
     /// Index into `SENTENCE_RULES`: none, question, exclamation.
     sentence_rule: u8,
+    /// In a sentence that asks for information (`inquiries.txt`): its learned weight, and
+    /// that of a pair it ends, does not count.
+    inquiry: bool,
 }
 
 impl<'t> Hit<'t> {
@@ -367,6 +372,7 @@ impl<'t> Hit<'t> {
             degree,
             clause_rule: 0,
             sentence_rule: 0,
+            inquiry: false,
         }
     }
 
@@ -407,6 +413,7 @@ pub struct Engine {
     topic_names: Vec<String>,
     crisis: CrisisMatcher,
     normaliser: Normaliser,
+    inquiries: inquiry::Inquiries,
     /// IDF of a word that no dictionary holds (the segmenter's HMM joined its characters):
     /// the background list's median, as jieba's own TF-IDF gives an unlisted word. At the
     /// maximum, fragments such as 没人查 and 太气 (of 太气人了) led every text's keywords.
@@ -646,6 +653,7 @@ impl Engine {
             topic_names,
             crisis,
             normaliser: Normaliser::new(&d.t2s, &keys),
+            inquiries: inquiry::Inquiries::parse(&d.inquiries)?,
             oov_idf,
             learned: Learned::default(),
             emotion_rows: Vec::new(),
@@ -1128,11 +1136,31 @@ impl Engine {
             .iter()
             .map(|w| if may_be_term(w) { self.info(w) } else { None })
             .collect();
-        let hits = match self.by_characters(&tokens, &infos) {
+        let mut hits = match self.by_characters(&tokens, &infos) {
             Some((read, read_infos)) => self.walk(&read, &read_infos),
             None => self.walk(&tokens, &infos),
         };
+        self.mark_inquiries(&normalised.text, &mut hits);
         then(&normalised, &tokens, &infos, hits)
+    }
+
+    /// Marks the hits of the sentences that ask for information (`Hit::inquiry`).
+    fn mark_inquiries(&self, normalised: &str, hits: &mut [Hit<'_>]) {
+        let spans = self.inquiries.spans(normalised);
+        if spans.is_empty() {
+            return;
+        }
+        let base = normalised.as_ptr() as usize;
+        for h in hits {
+            // Every term is a slice of the normalised text.
+            let at = (h.term.as_ptr() as usize).wrapping_sub(base);
+            h.inquiry = spans.iter().any(|s| s.contains(&at));
+            // An inquiry is a question even without its mark.
+            if h.inquiry && h.sentence_rule == 0 {
+                h.modifier *= QUESTION;
+                h.sentence_rule = RULE_QUESTION;
+            }
+        }
     }
 
     /// The tokens as the walk reads them, if that differs from how they are cut: a word that
@@ -1212,11 +1240,14 @@ impl Engine {
             .sum();
         let mut features: Vec<(String, f32)> = hits
             .iter()
+            .filter(|h| !h.inquiry)
             .map(|h| (h.term.to_string(), h.modifier))
             .collect();
         for (a, b) in neighbour_pairs(hits) {
             let (a, b) = (&hits[a], &hits[b]);
-            features.push((format!("{} {}", a.term, b.term), b.modifier));
+            if !b.inquiry {
+                features.push((format!("{} {}", a.term, b.term), b.modifier));
+            }
         }
         (features, curated + emoticons)
     }
@@ -1272,8 +1303,8 @@ impl Engine {
         let mut pending: Vec<(f32, Pending<'_, '_>)> =
             Vec::with_capacity(2 * hits.len() + normalised.emoticons.len());
         for h in hits {
-            let base = h.curated + h.learned;
-            let contribution = base * h.modifier;
+            let learned = if h.inquiry { 0.0 } else { h.learned };
+            let contribution = (h.curated + learned) * h.modifier;
             if contribution.abs() >= 0.01 {
                 raw += contribution;
                 pending.push((contribution, Pending::Term(h)));
@@ -1285,7 +1316,11 @@ impl Engine {
                 if a.id == NO_ID || b.id == NO_ID {
                     continue;
                 }
-                let learned = self.pair_weights.get(pair_id(a.id, b.id));
+                let learned = if b.inquiry {
+                    None
+                } else {
+                    self.pair_weights.get(pair_id(a.id, b.id))
+                };
                 // Most neighbours are no quality word, which one bit says.
                 let quality = if self.is_quality(b.id) {
                     self.quality_weights.get(pair_id(a.id, b.id))
@@ -1771,7 +1806,7 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
     // Without an intensifier the rules make one of 18 fixed strings: no allocation for the
     // terms of every text.
     let intensified = (h.degree - 1.0).abs() > f32::EPSILON;
-    if !intensified && !h.overcome {
+    if !intensified && !h.overcome && !h.inquiry {
         #[rustfmt::skip]
         const FIXED: [&str; 18] = [
             "", "question", "exclamation",
@@ -1801,10 +1836,12 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
         rules.push_str("intensified ×");
         push_round3(&mut rules, h.degree);
     }
-    for part in [
-        CLAUSE_RULES[usize::from(h.clause_rule)],
-        SENTENCE_RULES[usize::from(h.sentence_rule)],
-    ] {
+    let sentence_rule = if h.inquiry {
+        "inquiry"
+    } else {
+        SENTENCE_RULES[usize::from(h.sentence_rule)]
+    };
+    for part in [CLAUSE_RULES[usize::from(h.clause_rule)], sentence_rule] {
         if !part.is_empty() {
             if !rules.is_empty() {
                 rules.push_str(", ");
