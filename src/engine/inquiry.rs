@@ -23,6 +23,14 @@ enum KeySearch {
     Automaton(aho_corasick::AhoCorasick),
 }
 
+/// Whether a sentence asks by a word said both ways, yes and no (开不开, 去没去, 好不好).
+fn asked_both_ways(sentence: &str) -> bool {
+    let chars: Vec<char> = sentence.chars().collect();
+    chars
+        .windows(3)
+        .any(|w| w[0] == w[2] && matches!(w[1], '不' | '没') && !w[0].is_ascii())
+}
+
 /// What ends a sentence: an inquiry is one sentence.
 fn ends_sentence(c: char) -> bool {
     matches!(c, '。' | '！' | '？' | '!' | '?' | '；' | ';' | '\n')
@@ -107,7 +115,8 @@ impl Inquiries {
                 .find(|(_, c)| ends_sentence(*c))
                 .map_or(text.len(), |(at, c)| opener + at + c.len_utf8());
             let sentence = &text[start..end];
-            if self.asks.is_match(sentence) && !self.complaints.is_match(sentence) {
+            let asks = self.asks.is_match(sentence) || asked_both_ways(sentence);
+            if asks && !self.complaints.is_match(sentence) {
                 spans.push(start..end);
             }
         };
@@ -157,6 +166,16 @@ mod tests {
         // Asking why, or whether anyone cares, complains.
         assert!(asked("请问为什么三天了还没有人来送菜").is_empty());
         assert!(asked("请问社区是不是根本不管独居老人").is_empty());
+        // A choice, or a verb asked both ways, asks too.
+        assert_eq!(
+            asked("问一下，采样点周末开不开"),
+            ["问一下，采样点周末开不开"]
+        );
+        assert_eq!(
+            asked("想咨询一下，费用是自己出还是政府出"),
+            ["想咨询一下，费用是自己出还是政府出"]
+        );
+        assert_eq!(asked("请问阳性了应该先联系谁"), ["请问阳性了应该先联系谁"]);
         // An opener with nothing asked: a report of what others asked.
         assert!(asked("热线今天接了很多电话，大部分是想咨询出行政策的。").is_empty());
         assert!(asked("没有一句问话").is_empty());
