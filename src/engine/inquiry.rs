@@ -23,12 +23,27 @@ enum KeySearch {
     Automaton(aho_corasick::AhoCorasick),
 }
 
-/// Whether a sentence asks by a word said both ways, yes and no (开不开, 去没去, 好不好).
-fn asked_both_ways(sentence: &str) -> bool {
-    let chars: Vec<char> = sentence.chars().collect();
+/// Where a sentence asks by a word said both ways, yes and no (开不开, 去没去, 好不好), if it
+/// does.
+fn asked_both_ways(sentence: &str) -> Option<usize> {
+    let chars: Vec<(usize, char)> = sentence.char_indices().collect();
     chars
         .windows(3)
-        .any(|w| w[0] == w[2] && matches!(w[1], '不' | '没') && !w[0].is_ascii())
+        .find(|w| w[0].1 == w[2].1 && matches!(w[1].1, '不' | '没') && !w[0].1.is_ascii())
+        .map(|w| w[0].0)
+}
+
+/// Where the clause of `text` that holds byte `at` ends: after its mark, or with the text.
+fn clause_end(text: &str, at: usize) -> usize {
+    text[at..]
+        .char_indices()
+        .find(|(_, c)| ends_clause(*c))
+        .map_or(text.len(), |(i, c)| at + i + c.len_utf8())
+}
+
+/// What ends a clause of a sentence.
+fn ends_clause(c: char) -> bool {
+    matches!(c, '，' | ',' | '、' | '：' | ':') || ends_sentence(c)
 }
 
 /// What ends a sentence: an inquiry is one sentence.
@@ -115,10 +130,30 @@ impl Inquiries {
                 .find(|(_, c)| ends_sentence(*c))
                 .map_or(text.len(), |(at, c)| opener + at + c.len_utf8());
             let sentence = &text[start..end];
-            let asks = self.asks.is_match(sentence) || asked_both_ways(sentence);
-            if asks && !self.complaints.is_match(sentence) {
-                spans.push(start..end);
+            let ask = self.asks.find(sentence).map(|m| m.start());
+            let Some(ask) = ask.or_else(|| asked_both_ways(sentence)) else {
+                return;
+            };
+            if self.complaints.is_match(sentence) {
+                return;
             }
+            // The inquiry ends with the clause that asks (or that holds the opener, if later):
+            // what the sentence goes on to say is said ("…问怎么办理，接线员直接挂了我的电话").
+            let from = (opener - start).max(ask);
+            let mut until = clause_end(text, start + from);
+            // Clauses that ask on after it, in its sentence or the next ones, ask too
+            // ("…号码是多少，晚上也能打吗", "复工证明怎么办理？需要单位盖章吗").
+            while until < text.len() {
+                let next = clause_end(text, until);
+                let clause = &text[until..next];
+                let asks = self.asks.is_match(clause) || asked_both_ways(clause).is_some();
+                if !asks || self.complaints.is_match(clause) {
+                    break;
+                }
+                until = next;
+            }
+            let begin = spans.last().map_or(start, |s| s.end.max(start));
+            spans.push(begin..until);
         };
         match &self.keys {
             KeySearch::Packed(teddy) => teddy.find_iter(text).for_each(&mut on_key),
@@ -166,6 +201,25 @@ mod tests {
         // Asking why, or whether anyone cares, complains.
         assert!(asked("请问为什么三天了还没有人来送菜").is_empty());
         assert!(asked("请问社区是不是根本不管独居老人").is_empty());
+        // What the sentence goes on to say after the clause that asks is said.
+        assert_eq!(
+            asked("打热线问怎么办理，接线员直接挂了我的电话"),
+            ["打热线问怎么办理，"]
+        );
+        assert_eq!(
+            asked("想问一下志愿者还缺人吗，我也想出一份力"),
+            ["想问一下志愿者还缺人吗，"]
+        );
+        // Clauses that ask on after it ask too, but not one that complains.
+        assert_eq!(
+            asked("复工证明怎么办理？需要单位盖章吗"),
+            ["复工证明怎么办理？需要单位盖章吗"]
+        );
+        assert_eq!(
+            asked("请问热线的号码是多少，晚上也能打吗？谢谢"),
+            ["请问热线的号码是多少，晚上也能打吗？"]
+        );
+        assert_eq!(asked("请问怎么办理？到底还要等多久"), ["请问怎么办理？"]);
         // A choice, or a verb asked both ways, asks too.
         assert_eq!(
             asked("问一下，采样点周末开不开"),
