@@ -213,17 +213,21 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
         // Sleeping pills as prescribed (session 22): a daily half pill, pills stopped and a
         // father's dose counted out read as imminent, the screen's. Masking a prescription and a
         // dose first took two of them away and missed "医生给我开了安眠药，我攒了两个月，够了".
-        ("crisis_prescriptions_probe.tsv", 3, 0),
+        // Pills given up masked (session 30): 2.
+        ("crisis_prescriptions_probe.tsv", 2, 0),
         // Learned from by the screen (its ordinary lines had 15 of 40 alarms before).
         ("crisis_preparation_twins.tsv", 5, 0),
         // Medicine in ordinary care (session 28, not learned from): the false alarms are the
         // screen's (安眠药 locked away, given up, reported for sale); three ideation lines read
-        // as imminent, by a means with an overdose or a death word.
-        ("crisis_medicine_care_probe.tsv", 7, 3),
+        // as imminent, by a means with an overdose or a death word. With pills given up, locked
+        // away or in another's keeping masked, and pesticide locked away (session 30), 2 false
+        // alarms (no longer held out).
+        ("crisis_medicine_care_probe.tsv", 2, 3),
         // Pills and poisons (session 29, not learned from): the false alarms are the screen's
         // (安眠药 kept in a drawer, given up, asked about) but one, "医生说这个药攒着也没用" (a
-        // means and 攒); a threat to drug someone's wine reads as imminent.
-        ("crisis_pills_and_poisons_probe.tsv", 7, 1),
+        // means and 攒); a threat to drug someone's wine reads as imminent. 5 with pills given
+        // up, locked away or kept by another masked (session 30; no longer held out).
+        ("crisis_pills_and_poisons_probe.tsv", 5, 1),
         // Medicine said both ways (session 29, written to teach the screen, which learning from
         // it did not: see its header): pills hoarded with no medicine named reads as ideation;
         // three lines read above their tier.
@@ -247,6 +251,31 @@ fn hotline_notes_probed_tier_by_tier_alarm_at_their_tier() {
             "{file}: {misses:#?}"
         );
     }
+}
+
+#[test]
+fn sleeping_pills_put_away_are_no_alarm_but_put_away_to_hoard_are() {
+    // Masked in session 30: pills given up, tapered, locked away or kept by another, which the
+    // screen read as imminent by 安眠药 alone. What a crisis says beside them still alarms.
+    assert_risks(&[
+        ("安眠药我锁在抽屉里，钥匙自己带着", Risk::None),
+        ("我已经一年没碰过安眠药了", Risk::None),
+        ("安眠药我已经戒了三个月了，现在能自然入睡", Risk::None),
+        ("我妈不放心，安眠药都由她保管，每晚给我一片", Risk::None),
+        ("我把家里的农药都放到了院子的工具房里，上了锁", Risk::None),
+        ("安眠药我锁在抽屉里了，等攒够一瓶就全吃了", Risk::Imminent),
+        (
+            "我已经戒了安眠药，可是今晚我想把剩下的全吞了",
+            Risk::Imminent,
+        ),
+        (
+            "妈妈把安眠药锁起来了，但我偷偷攒了三十片，今晚就吃",
+            Risk::Imminent,
+        ),
+        ("医生让我减药，我不减了，我要一次吃完", Risk::Imminent),
+        ("我不想吃安眠药了，我想吃一整瓶然后再也不醒", Risk::Imminent),
+        ("我把农药锁好了，钥匙在我手里，今晚就喝", Risk::Imminent),
+    ]);
 }
 
 #[test]
