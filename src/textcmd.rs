@@ -776,7 +776,8 @@ pub enum BenchPart {
     Cut,
     /// The engine's whole analysis.
     Engine,
-    /// The engine's reading alone: normalise, segment, look each token up and walk the clauses.
+    /// The engine's reading alone: normalise, segment, look each token up, walk the clauses and
+    /// mark the inquiries.
     /// Every analysis needs it before crisis, emotions, topics, keywords and explanations, so
     /// it is the least the engine can cost.
     Read,
