@@ -1023,27 +1023,37 @@ fn hard_cases_of_each_kind() {
 
 /// How many lines of a `label,text` polarity probe in tests/data the engine reads at their
 /// label (1 positive, 0 negative), and how many lines there are.
-/// A feedback probe's lines read at each label (`1`, `0` or `neutral`): for each label (by
-/// `Polarity`), how many lines hold it and how many of those are read at it.
-fn probe_by_label(file: &str) -> [(usize, usize); 3] {
-    use xinqing::engine::Polarity;
+/// A feedback probe's `(label, text)` lines.
+fn probe_lines(file: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data")
             .join(file),
     )
     .unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let (label, text) = line.split_once(',').unwrap();
+            (label.to_string(), text.to_string())
+        })
+        .collect()
+}
+
+/// A feedback probe's lines read at each label (`1`, `0` or `neutral`): for each label (by
+/// `Polarity`), how many lines hold it and how many of those are read at it.
+fn probe_by_label(file: &str) -> [(usize, usize); 3] {
+    use xinqing::engine::Polarity;
     let mut counts = [(0, 0); 3];
-    for line in text.lines().skip(1) {
-        let (label, line) = line.split_once(',').unwrap();
-        let (at, want) = match label {
+    for (label, line) in probe_lines(file) {
+        let (at, want) = match label.as_str() {
             "1" => (0, Polarity::Positive),
             "neutral" => (1, Polarity::Neutral),
             "0" => (2, Polarity::Negative),
             _ => panic!("{file}: label {label}"),
         };
         counts[at].0 += 1;
-        counts[at].1 += usize::from(ENGINE.analyze(line).polarity == want);
+        counts[at].1 += usize::from(ENGINE.analyze(&line).polarity == want);
     }
     counts
 }
@@ -1117,24 +1127,8 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
 }
 
 fn feedback_probe(file: &str) -> (usize, usize) {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data")
-            .join(file),
-    )
-    .unwrap();
-    let mut right = 0;
-    let mut total = 0;
-    for line in text.lines().skip(1) {
-        let (label, line) = line.split_once(',').unwrap();
-        let want = match label {
-            "1" => xinqing::engine::Polarity::Positive,
-            _ => xinqing::engine::Polarity::Negative,
-        };
-        total += 1;
-        right += usize::from(ENGINE.analyze(line).polarity == want);
-    }
-    (right, total)
+    let [positive, _, negative] = probe_by_label(file);
+    (positive.1 + negative.1, positive.0 + negative.0)
 }
 
 #[test]

@@ -46,7 +46,8 @@ fn ends_clause(c: char) -> bool {
     matches!(c, '，' | ',' | '、' | '：' | ':') || ends_sentence(c)
 }
 
-/// What ends a sentence: an inquiry is one sentence.
+/// What ends a sentence: a complaint anywhere in the sentence of an opener keeps it from being
+/// an inquiry.
 fn ends_sentence(c: char) -> bool {
     matches!(c, '。' | '！' | '？' | '!' | '?' | '；' | ';' | '\n')
 }
@@ -109,8 +110,9 @@ impl Inquiries {
         })
     }
 
-    /// The byte ranges of `text`'s sentences that are inquiries: each holds an opener, says it
-    /// asks (a question mark, a particle or a question word), and holds no complaint.
+    /// The byte ranges of `text` that are inquiries. A sentence with an opener, a sign that it
+    /// asks (a question mark, a particle, a question word) and no complaint is one from its
+    /// start to the end of the clause that asks, and on over the clauses after that ask too.
     pub(crate) fn spans(&self, text: &str) -> Vec<Range<usize>> {
         let mut spans: Vec<Range<usize>> = Vec::new();
         let mut on_key = |key: aho_corasick::Match| {
