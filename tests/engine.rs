@@ -1091,25 +1091,13 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
     // and 13 of 15 complaints right. With the rule (tuned on it, so not held out): 20 of 30
     // neutral, 15 and 13. The ten notices it leaves (通知, 发布会) mostly read by their learned
     // weights still; inquiries left polar hold a curated word (垃圾, 解封, 出院).
-    let [positive, neutral, negative] = probe_by_label("polarity_neutral_probe.csv");
-    assert_eq!((positive.0, neutral.0, negative.0), (15, 30, 15));
-    assert!(neutral.1 >= 20, "{neutral:?}");
-    assert!(
-        positive.1 >= 15 && negative.1 >= 13,
-        "{positive:?} {negative:?}"
-    );
+    probe_by_label_reads_at_least("polarity_neutral_probe.csv", [15, 30, 15], [15, 20, 13]);
     // Forty more (polarity_neutral_probe_b.csv: fourteen inquiries, six notices, ten praise, ten
     // complaints), written after the rule and scored once: 13 of 20 neutral (11 of the 14
     // inquiries), 7 of 10 praise, 9 of 10 complaints (the session's first engine: 4 neutral, 7
     // and 9). Its three inquiries missed asked by 谁, 还是 and 开不开, which the rule then
     // learned (so it is not held out since): 16 of 20.
-    let [positive, neutral, negative] = probe_by_label("polarity_neutral_probe_b.csv");
-    assert_eq!((positive.0, neutral.0, negative.0), (10, 20, 10));
-    assert!(neutral.1 >= 16, "{neutral:?}");
-    assert!(
-        positive.1 >= 7 && negative.1 >= 9,
-        "{positive:?} {negative:?}"
-    );
+    probe_by_label_reads_at_least("polarity_neutral_probe_b.csv", [10, 20, 10], [7, 16, 9]);
     // Thirty more (polarity_neutral_probe_c.csv: fourteen questions of how to get things done,
     // most without an opener, twelve complaints put as questions, four thanks), written after
     // the procedural openers (怎么办理, 需要哪些) and scored once: 9 of 14 neutral, 9 of 12
@@ -1117,12 +1105,20 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
     // whole sentences: "打热线问怎么办理，接线员直接挂了我的电话" weighed nothing. An inquiry now
     // ends with the clause that asks, and runs on over clauses that ask after it: 11, 11 and 4
     // (not held out since).
-    let [positive, neutral, negative] = probe_by_label("polarity_neutral_probe_c.csv");
-    assert_eq!((positive.0, neutral.0, negative.0), (4, 14, 12));
-    assert!(neutral.1 >= 11, "{neutral:?}");
+    probe_by_label_reads_at_least("polarity_neutral_probe_c.csv", [4, 14, 12], [4, 11, 11]);
+}
+
+/// Asserts that a probe holds `lines` lines of each label (positive, neutral, negative) and
+/// that at least `right` of each are read at their label.
+fn probe_by_label_reads_at_least(file: &str, lines: [usize; 3], right: [usize; 3]) {
+    let counts = probe_by_label(file);
+    assert_eq!(counts.map(|(n, _)| n), lines, "{file}");
     assert!(
-        positive.1 >= 4 && negative.1 >= 11,
-        "{positive:?} {negative:?}"
+        counts
+            .iter()
+            .zip(right)
+            .all(|((_, read), want)| *read >= want),
+        "{file}: {counts:?} (lines, right) by positive, neutral, negative"
     );
 }
 
