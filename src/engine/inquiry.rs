@@ -1,5 +1,5 @@
-//! Inquiries (`inquiries.txt`): the sentences of a text that ask for information and judge
-//! nothing, whose words then carry no learned polarity.
+//! Inquiries and notices (`inquiries.txt`): the sentences of a text that ask for information
+//! or announce it and judge nothing, whose words then carry no learned polarity.
 
 use anyhow::{bail, Result};
 use std::ops::Range;
@@ -8,19 +8,114 @@ pub(crate) struct Inquiries {
     /// The key characters (`[keys]`), one of which every opener holds. Every text is searched
     /// for them, a few rare characters, which is a fraction of searching it for the openers
     /// (4.6% of the engine's instructions), whose first characters (想, 请, 了) are common.
-    keys: KeySearch,
+    keys: Literals,
     /// For each key, the openers that hold it and where: (byte offset of the key, opener).
     openers_of_key: Vec<Vec<(usize, usize)>>,
     openers: Vec<String>,
+    /// Which openers are question marks (`[questions]`), whose inquiry is their own clause:
+    /// the clauses before it may tell a grievance the question then puts
+    /// ("隔离点的饭菜都是凉的，这让人怎么吃？").
+    clause_only: Vec<bool>,
     asks: aho_corasick::AhoCorasick,
+    /// What a question's own clause must ask for to be an inquiry (`[facts]`): whether one may
+    /// or must, when, where, how long, which. A question without one is more often put than
+    /// asked ("这是人干的事吗？").
+    facts: aho_corasick::AhoCorasick,
     complaints: aho_corasick::AhoCorasick,
+    /// Words an inquiry asks about (`[topics]`), which weigh nothing in it.
+    topics: Vec<String>,
+    /// Words of a notice or report (`[notices]`: 截至, 即日起, 另行通知 …).
+    notices: Literals,
+    /// Words by which a sentence speaks for someone (`[speakers]`: 我, 咱), which is then no
+    /// notice: "我们接到通知…" goes on to say how it was taken.
+    speakers: aho_corasick::AhoCorasick,
 }
 
-/// The search for the key characters: SIMD (Teddy) where the processor has it, as most texts
-/// hold no key and the search is all they cost; an automaton elsewhere.
-enum KeySearch {
+/// What a plain span of text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Plain {
+    /// It asks for information.
+    Inquiry,
+    /// It announces or reports.
+    Notice,
+}
+
+/// A search for a few literals that most texts do not hold, so that the search is all they
+/// cost: SIMD (Teddy) where the processor has it, an automaton elsewhere. Teddy tells a
+/// candidate by its first bytes, so one literal of a single byte would make it stop at nearly
+/// every byte (the ASCII `?` of `[questions]` cost 8% of the engine's instructions); those are
+/// found by `memchr` beside it.
+struct Literals {
+    wide: Wide,
+    /// The index in the list of each literal `wide` holds, by its pattern number.
+    wide_literal: Vec<usize>,
+    /// The literals of one byte and their index in the list.
+    bytes: Vec<(u8, usize)>,
+}
+
+enum Wide {
     Packed(aho_corasick::packed::Searcher),
     Automaton(aho_corasick::AhoCorasick),
+}
+
+impl Literals {
+    fn new(literals: &[&str]) -> Literals {
+        let (bytes, wide): (Vec<_>, Vec<_>) =
+            literals.iter().enumerate().partition(|(_, l)| l.len() == 1);
+        let words: Vec<&str> = wide.iter().map(|(_, l)| **l).collect();
+        Literals {
+            wide: match aho_corasick::packed::Searcher::new(words.iter()) {
+                Some(teddy) => Wide::Packed(teddy),
+                None => Wide::Automaton(automaton(&words)),
+            },
+            wide_literal: wide.iter().map(|(i, _)| *i).collect(),
+            bytes: bytes.iter().map(|(i, l)| (l.as_bytes()[0], *i)).collect(),
+        }
+    }
+
+    /// The same search without SIMD.
+    #[cfg(test)]
+    fn without_simd(literals: &[&str]) -> Literals {
+        let mut search = Literals::new(literals);
+        let words: Vec<&str> = search.wide_literal.iter().map(|&i| literals[i]).collect();
+        search.wide = Wide::Automaton(automaton(&words));
+        search
+    }
+
+    /// Calls `found(start, literal)` for each match in `text`, in order of where it starts.
+    fn each(&self, text: &str, mut found: impl FnMut(usize, usize)) {
+        if self.bytes.is_empty() {
+            let wide = |m: aho_corasick::Match| found(m.start(), self.wide_literal[m.pattern()]);
+            return match &self.wide {
+                Wide::Packed(teddy) => teddy.find_iter(text).for_each(wide),
+                Wide::Automaton(ac) => ac.find_iter(text).for_each(wide),
+            };
+        }
+        let mut matches: Vec<(usize, usize)> = Vec::new();
+        let wide =
+            |m: aho_corasick::Match| matches.push((m.start(), self.wide_literal[m.pattern()]));
+        match &self.wide {
+            Wide::Packed(teddy) => teddy.find_iter(text).for_each(wide),
+            Wide::Automaton(ac) => ac.find_iter(text).for_each(wide),
+        }
+        // Each source finds in order; more than one must be merged.
+        let mut sources = usize::from(!matches.is_empty());
+        for &(byte, literal) in &self.bytes {
+            let before = matches.len();
+            matches.extend(memchr::memchr_iter(byte, text.as_bytes()).map(|at| (at, literal)));
+            sources += usize::from(matches.len() > before);
+        }
+        if sources > 1 {
+            matches.sort_unstable();
+        }
+        matches
+            .into_iter()
+            .for_each(|(at, literal)| found(at, literal));
+    }
+}
+
+fn automaton(words: &[&str]) -> aho_corasick::AhoCorasick {
+    aho_corasick::AhoCorasick::new(words).expect("a few short literals")
 }
 
 /// Where a sentence asks by a word said both ways, yes and no (开不开, 去没去, 好不好), if it
@@ -53,9 +148,10 @@ fn ends_sentence(c: char) -> bool {
 }
 
 impl Inquiries {
-    /// The sections of `inquiries.txt`: `[keys]`, `[openers]`, `[asks]` and `[complaints]`.
+    /// The sections of `inquiries.txt`: `[keys]`, `[openers]`, `[questions]`, `[facts]`,
+    /// `[topics]`, `[asks]`, `[complaints]`, `[notices]` and `[speakers]`.
     pub(crate) fn parse(text: &str) -> Result<Inquiries> {
-        let mut sections: [Vec<&str>; 4] = Default::default();
+        let mut sections: [Vec<&str>; 9] = Default::default();
         let mut section = None;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -67,6 +163,11 @@ impl Inquiries {
                 "[asks]" => Some(1),
                 "[complaints]" => Some(2),
                 "[keys]" => Some(3),
+                "[questions]" => Some(4),
+                "[facts]" => Some(5),
+                "[topics]" => Some(6),
+                "[notices]" => Some(7),
+                "[speakers]" => Some(8),
                 _ if line.starts_with('[') => {
                     bail!("inquiries.txt line {}: unknown section {line}", i + 1)
                 }
@@ -82,7 +183,11 @@ impl Inquiries {
                 }
             };
         }
-        let [openers, asks, complaints, keys] = sections;
+        let [mut openers, asks, complaints, keys, questions, facts, topics, notices, speakers] =
+            sections;
+        let mut clause_only = vec![false; openers.len()];
+        clause_only.resize(openers.len() + questions.len(), true);
+        openers.extend(questions);
         let mut openers_of_key = vec![Vec::new(); keys.len()];
         for (o, opener) in openers.iter().enumerate() {
             let mut held = false;
@@ -96,27 +201,28 @@ impl Inquiries {
                 bail!("inquiries.txt: the opener '{opener}' holds none of the [keys]");
             }
         }
-        let search =
-            |words: &[&str]| aho_corasick::AhoCorasick::new(words).expect("a few short literals");
+        let search = |words: &[&str]| automaton(words);
         Ok(Inquiries {
-            keys: match aho_corasick::packed::Searcher::new(keys.iter()) {
-                Some(teddy) => KeySearch::Packed(teddy),
-                None => KeySearch::Automaton(search(&keys)),
-            },
+            keys: Literals::new(&keys),
             openers_of_key,
             openers: openers.iter().map(|o| o.to_string()).collect(),
+            clause_only,
             asks: search(&asks),
+            facts: search(&facts),
             complaints: search(&complaints),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            notices: Literals::new(&notices),
+            speakers: search(&speakers),
         })
     }
 
     /// The byte ranges of `text` that are inquiries. A sentence with an opener, a sign that it
     /// asks (a question mark, a particle, a question word) and no complaint is one from its
     /// start to the end of the clause that asks, and on over the clauses after that ask too.
-    pub(crate) fn spans(&self, text: &str) -> Vec<Range<usize>> {
+    fn inquiries(&self, text: &str) -> Vec<Range<usize>> {
         let mut spans: Vec<Range<usize>> = Vec::new();
-        let mut on_key = |key: aho_corasick::Match| {
-            let Some(opener) = self.opener_at(text, key) else {
+        let on_key = |at: usize, key: usize| {
+            let Some((opener, clause_only)) = self.opener_at(text, at, key) else {
                 return;
             };
             if spans.last().is_some_and(|s| opener < s.end) {
@@ -154,23 +260,89 @@ impl Inquiries {
                 }
                 until = next;
             }
+            // A question mark opens its own clause only (`clause_only`), which must ask for a
+            // fact.
+            let start = if clause_only {
+                let clause = text[..opener]
+                    .char_indices()
+                    .rev()
+                    .find(|(_, c)| ends_clause(*c))
+                    .map_or(0, |(at, c)| at + c.len_utf8())
+                    .max(start);
+                if !self.facts.is_match(&text[clause..clause_end(text, opener)]) {
+                    return;
+                }
+                clause
+            } else {
+                start
+            };
             let begin = spans.last().map_or(start, |s| s.end.max(start));
             spans.push(begin..until);
         };
-        match &self.keys {
-            KeySearch::Packed(teddy) => teddy.find_iter(text).for_each(&mut on_key),
-            KeySearch::Automaton(ac) => ac.find_iter(text).for_each(&mut on_key),
+        self.keys.each(text, on_key);
+        spans
+    }
+
+    /// The plain spans of `text`: its inquiries (`inquiries`) and its notices (`notices_in`).
+    pub(crate) fn spans(&self, text: &str) -> Vec<(Range<usize>, Plain)> {
+        let mut spans: Vec<(Range<usize>, Plain)> = self
+            .inquiries(text)
+            .into_iter()
+            .map(|r| (r, Plain::Inquiry))
+            .collect();
+        let inquiries = spans.len();
+        for notice in self.notices_in(text) {
+            if !spans[..inquiries]
+                .iter()
+                .any(|(r, _)| r.start < notice.end && notice.start < r.end)
+            {
+                spans.push((notice, Plain::Notice));
+            }
         }
         spans
     }
 
-    /// Where the opener that holds the key found at `key` starts, if one does.
-    fn opener_at(&self, text: &str, key: aho_corasick::Match) -> Option<usize> {
-        self.openers_of_key[key.pattern()]
+    /// The sentences of `text` that announce or report: with a word of a notice (`[notices]`),
+    /// and without a speaker (`[speakers]`), a complaint or an exclamation mark.
+    fn notices_in(&self, text: &str) -> Vec<Range<usize>> {
+        let mut spans: Vec<Range<usize>> = Vec::new();
+        self.notices.each(text, |at, _| {
+            if spans.last().is_some_and(|s| at < s.end) {
+                return;
+            }
+            let start = text[..at]
+                .char_indices()
+                .rev()
+                .find(|(_, c)| ends_sentence(*c))
+                .map_or(0, |(at, c)| at + c.len_utf8());
+            let end = text[at..]
+                .char_indices()
+                .find(|(_, c)| ends_sentence(*c))
+                .map_or(text.len(), |(i, c)| at + i + c.len_utf8());
+            let sentence = &text[start..end];
+            if !(sentence.ends_with(['！', '!'])
+                || self.speakers.is_match(sentence)
+                || self.complaints.is_match(sentence))
+            {
+                spans.push(start..end);
+            }
+        });
+        spans
+    }
+
+    /// Whether `term` is a word an inquiry asks about (`[topics]`).
+    pub(crate) fn is_topic(&self, term: &str) -> bool {
+        self.topics.iter().any(|t| t == term)
+    }
+
+    /// Where the opener that holds the key `key` found at byte `found` starts, if one does, and
+    /// whether it is a question mark (`clause_only`).
+    fn opener_at(&self, text: &str, found: usize, key: usize) -> Option<(usize, bool)> {
+        self.openers_of_key[key]
             .iter()
-            .filter_map(|&(at, o)| Some((key.start().checked_sub(at)?, o)))
+            .filter_map(|&(at, o)| Some((found.checked_sub(at)?, o)))
             .find(|&(start, o)| text.as_bytes()[start..].starts_with(self.openers[o].as_bytes()))
-            .map(|(start, _)| start)
+            .map(|(start, o)| (start, self.clause_only[o]))
     }
 }
 
@@ -182,12 +354,21 @@ mod tests {
         Inquiries::parse(include_str!("../../dictionaries/inquiries.txt")).unwrap()
     }
 
-    fn asked(text: &str) -> Vec<&str> {
+    fn plain(text: &str, kind: Plain) -> Vec<&str> {
         inquiries()
             .spans(text)
             .into_iter()
-            .map(|r| &text[r])
+            .filter(|(_, k)| *k == kind)
+            .map(|(r, _)| &text[r])
             .collect()
+    }
+
+    fn asked(text: &str) -> Vec<&str> {
+        plain(text, Plain::Inquiry)
+    }
+
+    fn announced(text: &str) -> Vec<&str> {
+        plain(text, Plain::Notice)
     }
 
     #[test]
@@ -238,16 +419,68 @@ mod tests {
     }
 
     #[test]
+    fn a_question_without_an_opener_asks_in_its_own_clause_when_it_asks_for_a_fact() {
+        assert_eq!(asked("密接的家属需要隔离吗？"), ["密接的家属需要隔离吗？"]);
+        assert_eq!(
+            asked("抗原自测阳性了，要上报给谁？我很担心"),
+            ["要上报给谁？"]
+        );
+        // The clause before it may tell a grievance, which keeps its weight.
+        assert_eq!(
+            asked("封了一个月，我们的生活费谁来出？"),
+            ["我们的生活费谁来出？"]
+        );
+        // A question that asks for no fact is more often put than asked.
+        assert!(asked("这是人干的事吗？").is_empty());
+        assert!(asked("隔离点的饭菜都是凉的，这让人怎么吃？").is_empty());
+        // A complaint anywhere in its sentence keeps it from being an inquiry.
+        assert!(asked("发烧了没人管，什么时候能来人？").is_empty());
+    }
+
+    #[test]
+    fn official_wording_announces_unless_someone_speaks_complains_or_exclaims() {
+        assert_eq!(
+            announced("截至昨日24时，本市累计报告确诊病例36例。谢谢大家配合"),
+            ["截至昨日24时，本市累计报告确诊病例36例。"]
+        );
+        assert_eq!(
+            announced("下午三点起，东街菜市场暂停营业，恢复时间另行通知"),
+            ["下午三点起，东街菜市场暂停营业，恢复时间另行通知"]
+        );
+        assert!(announced("我们接到通知，明天下午另行通知时间").is_empty());
+        assert!(announced("即日起又不让出门了！").is_empty());
+        assert!(announced("说好另行通知，到现在一直没人管").is_empty());
+        // A notice as such is what feedback talks about, not how a notice is worded.
+        assert!(announced("居委会发的通知前后矛盾").is_empty());
+        // An inquiry is not read again as a notice.
+        assert_eq!(
+            inquiries().spans("请问截至什么时候可以报名？"),
+            [(0..39, Plain::Inquiry)]
+        );
+    }
+
+    #[test]
     fn the_search_without_simd_finds_what_the_simd_one_does() {
         let simd = inquiries();
         let mut plain = inquiries();
-        let keys = ["问", "询", "解", "教", "听"];
-        plain.keys = KeySearch::Automaton(aho_corasick::AhoCorasick::new(keys).unwrap());
+        // The [keys] of the file, in its order, which the openers are indexed by.
+        let file = include_str!("../../dictionaries/inquiries.txt");
+        let keys: Vec<&str> = file
+            .lines()
+            .skip_while(|l| *l != "[keys]")
+            .skip(1)
+            .take_while(|l| !l.starts_with('['))
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert!(keys.len() > 10, "{keys:?}");
+        plain.keys = Literals::without_simd(&keys);
         for text in [
             "请问隔离结束后需要做什么手续",
             "房间有问题。想咨询一下，退房要几点？听说要排队。",
             "了解一下方舱的情况吗",
             "请教：打听一下这里几点开门？解封了吗",
+            "封了一个月，我们的生活费谁来出？怎么申请补助",
+            "核酸几点开始?需要预约吗?请问在哪里",
             "",
         ] {
             assert_eq!(simd.spans(text), plain.spans(text), "{text}");
