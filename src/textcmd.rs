@@ -487,6 +487,9 @@ pub fn load_emotion_examples(spec: &DataSpec) -> Result<Vec<learn::EmotionExampl
 pub fn load_examples(spec: &DataSpec) -> Result<Vec<Example>> {
     let rows = read_labelled(&spec.path, &spec.text_column, &spec.label_column)
         .with_context(|| format!("reading {}", spec.path))?;
+    spec.labels
+        .check(&rows)
+        .with_context(|| format!("reading {}", spec.path))?;
     let golds: Vec<(String, Gold)> = rows
         .into_iter()
         .filter_map(|r| spec.labels.polarity(&r.label).map(|g| (r.text, g)))
@@ -496,6 +499,7 @@ pub fn load_examples(spec: &DataSpec) -> Result<Vec<Example>> {
 
 pub fn eval(engine: &mut Engine, o: &EvalOptions<'_>) -> Result<PolarityReport> {
     let rows = read_labelled(o.input, o.text_column, o.label_column)?;
+    o.labels.check(&rows)?;
     let labelled: Vec<(String, String)> = rows.into_iter().map(|r| (r.text, r.label)).collect();
     let golds: Vec<Option<Gold>> = labelled.iter().map(|(_, l)| o.labels.polarity(l)).collect();
     let mut predictions: Vec<Option<Analysis>> = vec![None; labelled.len()];

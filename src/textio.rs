@@ -95,8 +95,8 @@ pub fn cell<'r>(headers: Option<&[String]>, row: &'r RawRow, column: &str) -> Op
 /// Which labels a file uses, with the same polarity convention as ../shared/bench/peers.py.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LabelScheme {
-    /// 1 positive, 0 negative (ChnSentiCorp); `neutral` for a text that judges nothing (which
-    /// peers.py leaves out, as it does SMP2020's).
+    /// 1 or positive, 0 or negative (ChnSentiCorp); `neutral` for a text that judges nothing
+    /// (which peers.py leaves out, as it does SMP2020's).
     Binary,
     /// happy → positive; angry, sad, fear → negative; neural → neutral; surprise → no polarity
     /// (SMP2020-EWECT).
@@ -113,9 +113,10 @@ pub enum Gold {
 
 impl LabelScheme {
     pub fn polarity(self, label: &str) -> Option<Gold> {
-        Some(match (self, label.trim()) {
-            (LabelScheme::Binary, "1") => Gold::Positive,
-            (LabelScheme::Binary, "0") => Gold::Negative,
+        let label = label.trim();
+        Some(match (self, label.to_ascii_lowercase().as_str()) {
+            (LabelScheme::Binary, "1" | "positive") => Gold::Positive,
+            (LabelScheme::Binary, "0" | "negative") => Gold::Negative,
             (LabelScheme::Binary, "neutral") => Gold::Neutral,
             (LabelScheme::Smp2020, "happy") => Gold::Positive,
             (LabelScheme::Smp2020, "angry" | "sad" | "fear") => Gold::Negative,
@@ -123,6 +124,46 @@ impl LabelScheme {
             (LabelScheme::Smp2020, "surprise") => Gold::NoPolarity,
             _ => return None,
         })
+    }
+
+    /// The labels the scheme reads, as an error names them.
+    fn known(self) -> &'static str {
+        match self {
+            LabelScheme::Binary => "1 or positive, 0 or negative, neutral",
+            LabelScheme::Smp2020 => "happy, angry, sad, fear, surprise, neural or neutral",
+        }
+    }
+
+    /// An error naming the first row whose label the scheme does not read, if one does not: such
+    /// rows were once left out without a word, and a file labelled `positive` was read as empty.
+    pub fn check(self, rows: &[Labelled]) -> Result<()> {
+        let unread: Vec<&Labelled> = rows
+            .iter()
+            .filter(|r| self.polarity(&r.label).is_none())
+            .collect();
+        let Some(first) = unread.first() else {
+            return Ok(());
+        };
+        Err(Failure::new(
+            FailureKind::Input,
+            format!(
+                "line {}: label '{}' is not one that --labels {} reads ({}); {} of {} rows have such a label",
+                first.line,
+                first.label,
+                self.name(),
+                self.known(),
+                unread.len(),
+                rows.len()
+            ),
+        )
+        .into())
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            LabelScheme::Binary => "binary",
+            LabelScheme::Smp2020 => "smp2020",
+        }
     }
 
     /// The DUTIR class an SMP2020 label stands for (`Some(None)`: no emotion).
@@ -144,6 +185,8 @@ impl LabelScheme {
 pub struct Labelled {
     pub text: String,
     pub label: String,
+    /// Where it is in its file (the line of a CSV record's start, or of a JSON line).
+    pub line: u64,
 }
 
 /// Every row of a labelled file that has a text and a label.
@@ -160,10 +203,12 @@ pub fn read_labelled(input: &str, text_column: &str, label_column: &str) -> Resu
         if let (Some(text), Some(label)) =
             (file.cell(&row, text_column), file.cell(&row, label_column))
         {
-            if !text.trim().is_empty() {
+            // A row without a text or a label is no example.
+            if !text.trim().is_empty() && !label.trim().is_empty() {
                 out.push(Labelled {
                     text: text.to_string(),
                     label: label.to_string(),
+                    line: row.line,
                 });
             }
         }

@@ -1714,6 +1714,44 @@ fn segment_and_eval_commands() {
     assert_eq!(report["items"], 4);
     assert_eq!(report["accuracy"], 1.0);
     assert_eq!(report["gold_neutral"], serde_json::json!([0, 1, 0]));
+
+    // Labels spelt out read as 1 and 0 do; a label the scheme does not read is an error that
+    // names its line, where such rows were once left out without a word.
+    let spelt = env.dir.path().join("spelt.csv");
+    std::fs::write(
+        &spelt,
+        "label,review\npositive,非常满意\nNegative,隔音差，很失望\n,没有标签\n",
+    )
+    .unwrap();
+    let args = |file: &std::path::Path, labels: &'static str| {
+        [
+            "eval".to_string(),
+            "--input".into(),
+            file.to_str().unwrap().into(),
+            "--text-column".into(),
+            "review".into(),
+            "--label-column".into(),
+            "label".into(),
+            "--labels".into(),
+            labels.into(),
+            "--json".into(),
+        ]
+    };
+    let spelt_args = args(&spelt, "binary");
+    let out = env.ok(&spelt_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (report["items"].clone(), report["accuracy"].clone()),
+        (2.into(), 1.0.into())
+    );
+    let smp_args = args(&spelt, "smp2020");
+    let failed = env.run(&smp_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("'positive'") && err.contains("2 of 2 rows"),
+        "{err}"
+    );
 }
 
 #[test]
