@@ -894,8 +894,12 @@ fn topics(conn: &Connection, opts: &BuildOptions<'_>) -> Result<Topics> {
         .collect();
 
     // Quotes: for the three leading topics, texts that carry the topic's prevailing polarity
-    // most strongly, never a crisis text, of a readable length.
+    // most strongly, never a crisis text, of a readable length, and none twice: a text of two
+    // leading topics is quoted under the first (it had been printed under both), and of notes
+    // that differ only in their figures ("隔离第6天" / "隔离第27天") one is quoted.
+    const QUOTES: usize = 3;
     let mut quotes = Vec::new();
+    let mut quoted: std::collections::HashSet<String> = std::collections::HashSet::new();
     for row in out
         .iter()
         .filter(|r| r.n.value().unwrap_or(0) >= MIN_CELL)
@@ -913,7 +917,8 @@ fn topics(conn: &Connection, opts: &BuildOptions<'_>) -> Result<Topics> {
                  WHERE list_contains(topics, ?3) AND risk = 'none' AND length(text) BETWEEN 12 AND 140
                  QUALIFY row_number() OVER (PARTITION BY text ORDER BY hash(id), id) = 1
                  ORDER BY polarity = ?4 DESC, text LIKE '%〔%' ASC, abs(sentiment_score) DESC, hash(id), id
-                 LIMIT 3"
+                 LIMIT {}",
+                QUOTES * 3
             ),
             &[&d0, &d1, &row.topic, prevailing],
             |r| {
@@ -932,6 +937,8 @@ fn topics(conn: &Connection, opts: &BuildOptions<'_>) -> Result<Topics> {
             name: row.name.clone(),
             quotes: picked
                 .into_iter()
+                .filter(|q| quoted.insert(q.text.replace(|c: char| c.is_ascii_digit(), "")))
+                .take(QUOTES)
                 .map(|mut q| {
                     // Stored text is redacted at ingest; a quote is checked again before it is printed.
                     q.text = Redactor.redact(&q.text).into_owned();

@@ -164,6 +164,16 @@ fn bulletin_figures_match_the_fixture() {
     assert_eq!(supplies["n"], 6);
     approx(&supplies["negative_share"], 1.0);
     assert!(!b["topics"]["quotes"].as_array().unwrap().is_empty());
+    // No text is quoted twice, though it may belong to two of the leading topics.
+    let quoted: Vec<&str> = b["topics"]["quotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["quotes"].as_array().unwrap())
+        .map(|q| q["text"].as_str().unwrap())
+        .collect();
+    let distinct: std::collections::HashSet<&&str> = quoted.iter().collect();
+    assert_eq!(distinct.len(), quoted.len(), "{quoted:?}");
 
     // 四: the suicide plan (hotline) and the ideation (feedback), by source ID only.
     let crisis = &b["crisis"];
