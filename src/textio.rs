@@ -150,20 +150,13 @@ impl LabelScheme {
                 "line {}: label '{}' is not one that --labels {} reads ({}); {} of {} rows have such a label",
                 first.line,
                 first.label,
-                self.name(),
+                clap::ValueEnum::to_possible_value(&self).map_or_else(String::new, |v| v.get_name().to_string()),
                 self.known(),
                 unread.len(),
                 rows.len()
             ),
         )
         .into())
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            LabelScheme::Binary => "binary",
-            LabelScheme::Smp2020 => "smp2020",
-        }
     }
 
     /// The DUTIR class an SMP2020 label stands for (`Some(None)`: no emotion).

@@ -128,12 +128,33 @@ fn asked_both_ways(sentence: &str) -> Option<usize> {
         .map(|w| w[0].0)
 }
 
-/// Where the clause of `text` that holds byte `at` ends: after its mark, or with the text.
-fn clause_end(text: &str, at: usize) -> usize {
+/// Where the stretch of `text` that holds byte `at` ends: after the first mark `ends` from
+/// `at` on, or with the text.
+fn end_from(text: &str, at: usize, ends: fn(char) -> bool) -> usize {
     text[at..]
         .char_indices()
-        .find(|(_, c)| ends_clause(*c))
+        .find(|(_, c)| ends(*c))
         .map_or(text.len(), |(i, c)| at + i + c.len_utf8())
+}
+
+/// Where the stretch of `text` that holds byte `at` starts: after the last mark `ends` before
+/// `at`, or with the text.
+fn start_before(text: &str, at: usize, ends: fn(char) -> bool) -> usize {
+    text[..at]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| ends(*c))
+        .map_or(0, |(i, c)| i + c.len_utf8())
+}
+
+/// Where the clause of `text` that holds byte `at` ends: after its mark, or with the text.
+fn clause_end(text: &str, at: usize) -> usize {
+    end_from(text, at, ends_clause)
+}
+
+/// The sentence of `text` that holds byte `at`, with its closing mark.
+fn sentence_at(text: &str, at: usize) -> Range<usize> {
+    start_before(text, at, ends_sentence)..end_from(text, at, ends_sentence)
 }
 
 /// What ends a clause of a sentence.
@@ -228,15 +249,7 @@ impl Inquiries {
             if spans.last().is_some_and(|s| opener < s.end) {
                 return;
             }
-            let start = text[..opener]
-                .char_indices()
-                .rev()
-                .find(|(_, c)| ends_sentence(*c))
-                .map_or(0, |(at, c)| at + c.len_utf8());
-            let end = text[opener..]
-                .char_indices()
-                .find(|(_, c)| ends_sentence(*c))
-                .map_or(text.len(), |(at, c)| opener + at + c.len_utf8());
+            let Range { start, end } = sentence_at(text, opener);
             let sentence = &text[start..end];
             let ask = self.asks.find(sentence).map(|m| m.start());
             let Some(ask) = ask.or_else(|| asked_both_ways(sentence)) else {
@@ -263,12 +276,7 @@ impl Inquiries {
             // A question mark opens its own clause only (`clause_only`), which must ask for a
             // fact.
             let start = if clause_only {
-                let clause = text[..opener]
-                    .char_indices()
-                    .rev()
-                    .find(|(_, c)| ends_clause(*c))
-                    .map_or(0, |(at, c)| at + c.len_utf8())
-                    .max(start);
+                let clause = start_before(text, opener, ends_clause).max(start);
                 if !self.facts.is_match(&text[clause..clause_end(text, opener)]) {
                     return;
                 }
@@ -310,21 +318,13 @@ impl Inquiries {
             if spans.last().is_some_and(|s| at < s.end) {
                 return;
             }
-            let start = text[..at]
-                .char_indices()
-                .rev()
-                .find(|(_, c)| ends_sentence(*c))
-                .map_or(0, |(at, c)| at + c.len_utf8());
-            let end = text[at..]
-                .char_indices()
-                .find(|(_, c)| ends_sentence(*c))
-                .map_or(text.len(), |(i, c)| at + i + c.len_utf8());
-            let sentence = &text[start..end];
+            let span = sentence_at(text, at);
+            let sentence = &text[span.clone()];
             if !(sentence.ends_with(['！', '!'])
                 || self.speakers.is_match(sentence)
                 || self.complaints.is_match(sentence))
             {
-                spans.push(start..end);
+                spans.push(span);
             }
         });
         spans
