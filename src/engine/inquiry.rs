@@ -249,6 +249,13 @@ impl Inquiries {
             if spans.last().is_some_and(|s| opener < s.end) {
                 return;
             }
+            // A question mark opens its own clause only (`clause_only`), which must ask for a
+            // fact; most do not, so that is asked first (Weibo posts hold a question mark in
+            // three of four).
+            let clause = clause_only.then(|| start_before(text, opener, ends_clause));
+            if clause.is_some_and(|c| !self.facts.is_match(&text[c..clause_end(text, opener)])) {
+                return;
+            }
             let Range { start, end } = sentence_at(text, opener);
             let sentence = &text[start..end];
             let ask = self.asks.find(sentence).map(|m| m.start());
@@ -273,17 +280,7 @@ impl Inquiries {
                 }
                 until = next;
             }
-            // A question mark opens its own clause only (`clause_only`), which must ask for a
-            // fact.
-            let start = if clause_only {
-                let clause = start_before(text, opener, ends_clause).max(start);
-                if !self.facts.is_match(&text[clause..clause_end(text, opener)]) {
-                    return;
-                }
-                clause
-            } else {
-                start
-            };
+            let start = clause.unwrap_or(start);
             let begin = spans.last().map_or(start, |s| s.end.max(start));
             spans.push(begin..until);
         };
