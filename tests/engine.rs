@@ -1108,6 +1108,11 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
         .analyze("截至昨日24时，本市累计报告确诊病例36例。")
         .terms;
     assert!(terms.iter().all(|t| t.rule == "notice"), "{terms:?}");
+    // Nor does an inquiry carry the emotions learned from its words ("…手续" had read as sadness).
+    for text in ["请问隔离结束后需要做什么手续", "密接的家属需要隔离吗？"]
+    {
+        assert_eq!(ENGINE.analyze(text).emotion, None, "{text}");
+    }
     // Sixty lines of feedback, thirty of them inquiries and notices labelled neutral
     // (tests/data/polarity_neutral_probe.csv, session 30), written before the rule and scored
     // first by the engine without it: 4 of the 30 read neutral (18 negative), 15 of 15 praise

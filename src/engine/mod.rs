@@ -798,7 +798,7 @@ impl Engine {
                 .score;
             let features = hits
                 .iter()
-                .filter(|h| !h.negated)
+                .filter(|h| !h.negated && h.plain.is_none())
                 .map(|h| (h.term.to_string(), h.degree))
                 .chain(
                     normalised
@@ -854,9 +854,11 @@ impl Engine {
                 *zc += w * x;
             }
         };
+        // As for polarity, a word of an inquiry or a notice carries no learned emotion: "请问隔离
+        // 结束后需要做什么手续" had read as sadness.
         for h in hits
             .iter()
-            .filter(|h| !h.negated && h.emotion_row != NO_ROW)
+            .filter(|h| !h.negated && h.emotion_row != NO_ROW && h.plain.is_none())
         {
             add(&self.emotion_rows[h.emotion_row as usize], h.degree);
         }
