@@ -601,9 +601,12 @@ pub fn eval(engine: &mut Engine, o: &EvalOptions<'_>) -> Result<PolarityReport> 
             .iter()
             .position(|c| *c == gold.unwrap_or("none"))
             .expect("class");
-        // The engine's 好 (gratitude, praise) falls under SMP2020's happy.
+        // The engine's 好 (gratitude, praise) falls under SMP2020's happy and its 恶 (disgust,
+        // contempt) under angry: each is the learned class the lexicon split in two, and
+        // SMP2020 has no class of its own for either. 恶 had counted as no emotion.
         let predicted = match a.emotion {
             Some("好") => "乐",
+            Some("恶") => "怒",
             Some(e) => e,
             None => "none",
         };
@@ -662,7 +665,7 @@ pub fn print_eval(r: &PolarityReport, out: &mut dyn Write) -> Result<()> {
     if let (Some(acc), Some(f)) = (r.emotion_accuracy, r.emotion_macro_f1) {
         writeln!(
             out,
-            "emotion (6 SMP2020 classes; 好 counted as happy)\n  items {}  accuracy {acc:.4}  macro-F1 {f:.4}",
+            "emotion (6 SMP2020 classes; 好 counted as happy, 恶 as angry)\n  items {}  accuracy {acc:.4}  macro-F1 {f:.4}",
             r.emotion_items
         )?;
     }

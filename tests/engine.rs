@@ -1279,8 +1279,8 @@ fn public_feedback_is_read_at_its_polarity_and_a_delay_as_a_complaint() {
     // the mean of eight runs; 54 in session 29; 53 in session 30, retrained with inquiries'
     // words unlearned ("邻居们互帮互助，谁家缺什么群里喊一声就有人送来" 0.051 → 0.029). 52 in
     // session 31, retrained with questions and notices: "隔离点的工作人员每天问寒问暖，孩子的奶粉也
-    // 帮忙买了" 0.05, at the neutral band's edge.
-    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 52);
+    // 帮忙买了" 0.05, at the neutral band's edge; 54 with insults curated words (傻逼, 人渣).
+    probe_reads_at_least("polarity_feedback_probe_b.csv", 60, 54);
     // Forty more (polarity_feedback_probe_c.csv), written before that vocabulary was: 26 right
     // before it, 28 after, 29 with 好几次 read as "quite", 34 with words the HMM made up read
     // by their characters (not held out: its misses had been looked at); 35 with session 25's

@@ -1685,9 +1685,9 @@ fn lexicon_emotions(mut scores: [f32; 7]) -> ([f32; 7], Option<&'static str>) {
 /// between 怒 and 恶, as the curated lexicon's evidence splits them (the labelled data does not
 /// tell them apart), and the seven are scaled to sum to 1; "no emotion" decides only whether
 /// there is a dominant one. Crisis language is neither joy nor surprise: a threat to others is
-/// anger, and a wish to die or to hurt oneself is sadness unless its words name anger (the
-/// model, learned on Weibo posts, read "今晚十二点以后我会从阳台跳下去" as anger and
-/// "我要杀了他" as surprise).
+/// anger, and a wish to die or to hurt oneself is sadness unless its words name anger or fear
+/// (the model, learned on Weibo posts, read "今晚十二点以后我会从阳台跳下去" as anger, later as
+/// fear, and "我要杀了他" as surprise).
 fn learned_emotions(
     p: [f32; 6],
     lexicon: &[f32; 7],
@@ -1696,7 +1696,7 @@ fn learned_emotions(
     let share = |a: f32, b: f32| if a + b > 0.0 { b / (a + b) } else { 0.0 };
     let like = share(lexicon[0], lexicon[1]);
     let disgust = share(lexicon[2], lexicon[5]);
-    let (mut joy, mut anger, mut sad, fear, mut surprise) = (p[0], p[1], p[2], p[3], p[4]);
+    let (mut joy, mut anger, mut sad, mut fear, mut surprise) = (p[0], p[1], p[2], p[3], p[4]);
     let crisis = risk != Risk::None;
     if risk == Risk::HarmOthers {
         anger += joy + surprise;
@@ -1707,6 +1707,10 @@ fn learned_emotions(
         if lexicon[2] + lexicon[5] == 0.0 {
             sad += anger;
             anger = 0.0;
+        }
+        if lexicon[4] == 0.0 {
+            sad += fear;
+            fear = 0.0;
         }
     }
     let seven = [
@@ -2275,6 +2279,10 @@ mod tests {
             assert_eq!((a.risk, a.emotion), (risk, Some(emotion)), "{text}");
             assert_eq!(a.emotions[0] + a.emotions[1] + a.emotions[6], 0.0, "{text}");
         }
+        // Fear the words name is kept beside the sadness.
+        let a = ENGINE.analyze("我好害怕，我不想活了");
+        assert_eq!(a.risk, Risk::Ideation);
+        assert!(a.emotions[4] > 0.1, "{:?}", a.emotions);
     }
 
     #[test]
