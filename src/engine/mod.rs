@@ -165,8 +165,11 @@ enum Role {
     Complement(f32),
     Adversative,
     /// A verb of getting through a hardship (度过, 走出, 缓解): the negative words just after it
-    /// in its clause are read as negated.
+    /// in its clause are read as negated, and so is one just before it ("焦虑缓解").
     Overcome,
+    /// A word of relief said after the hardship (好转, 改善 of "失眠改善"): the negative word
+    /// just before it in its clause is read as negated.
+    Relief,
 }
 
 const NO_ROW: u32 = u32::MAX;
@@ -573,8 +576,15 @@ impl Engine {
         for w in data_lines(&d.adversatives) {
             entry(&mut terms, w.trim()).role = Role::Adversative;
         }
+        // Verbs of getting through, then (after `[after]`) words of relief said after the
+        // hardship only.
+        let mut role = Role::Overcome;
         for w in data_lines(&d.overcomes) {
-            entry(&mut terms, w.trim()).role = Role::Overcome;
+            if w.trim() == "[after]" {
+                role = Role::Relief;
+                continue;
+            }
+            entry(&mut terms, w.trim()).role = role;
         }
         let mut topics = Vec::new();
         let mut topic_names = Vec::new();
@@ -1069,7 +1079,7 @@ impl Engine {
                         continue;
                     }
                 }
-                Role::Overcome | Role::Plain => {}
+                Role::Overcome | Role::Relief | Role::Plain => {}
             }
             // 好 before a number of times or a stretch of time (好几次, 好多天, 好半天) says
             // "quite a few", not "good": "反映了好几次" complains.
@@ -1096,10 +1106,29 @@ impl Engine {
                     hit.overcome();
                 }
             }
-            if info.is_some_and(|i| i.role == Role::Overcome) {
+            let role = info.map_or(Role::Plain, |i| i.role);
+            if matches!(role, Role::Overcome | Role::Relief) {
                 // Not when it is denied: 没能走出, 无法摆脱, 还没有缓解.
                 let denied = negated || last_negator_token.is_some_and(|n| i - n <= 2);
-                overcome_left = if denied { 0 } else { OVERCOME_SCOPE };
+                // Nor, for the hardship before it, when a negator follows: 压力减轻不了.
+                let denied_after = infos
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_some_and(|n| n.role == Role::Negator));
+                if !denied && !denied_after {
+                    // The hardship just before it, among the last few words of its clause:
+                    // "焦虑缓解", "失眠症状明显改善".
+                    if let Some(h) = hits[clause_start..]
+                        .iter_mut()
+                        .rev()
+                        .take(OVERCOME_SCOPE as usize)
+                        .find(|h| h.is_hardship() && !h.negated)
+                    {
+                        h.overcome();
+                    }
+                }
+                if role == Role::Overcome {
+                    overcome_left = if denied { 0 } else { OVERCOME_SCOPE };
+                }
             }
             hits.push(hit);
             last_hit_token = Some(i);
@@ -2223,6 +2252,9 @@ mod tests {
             ("孩子慢慢走出了焦虑，现在睡得好多了", "焦虑"),
             ("经过咨询，我克服了对疫情的恐惧", "恐惧"),
             ("我们一起挺过了这段困难时期", "困难"),
+            // Relieved after it is named, as hotline notes put it (session 31).
+            ("来电者经放松训练后焦虑缓解，表示愿意继续尝试", "焦虑"),
+            ("复访时失眠症状明显改善", "失眠"),
         ] {
             assert_eq!(
                 overcome(text, word),
@@ -2235,6 +2267,8 @@ mod tests {
             ("我没能走出失去妈妈的悲伤", "悲伤"),
             ("吃了药也无法缓解焦虑", "焦虑"),
             ("走出小区发现垃圾堆了好几天没人管", "没人管"),
+            ("焦虑一直没有缓解", "焦虑"),
+            ("压力减轻不了", "压力"),
         ] {
             assert_eq!(
                 overcome(text, word),
