@@ -113,8 +113,7 @@ pub enum Gold {
 
 impl LabelScheme {
     pub fn polarity(self, label: &str) -> Option<Gold> {
-        let label = label.trim();
-        Some(match (self, label.to_ascii_lowercase().as_str()) {
+        Some(match (self, label.trim().to_ascii_lowercase().as_str()) {
             (LabelScheme::Binary, "1" | "positive") => Gold::Positive,
             (LabelScheme::Binary, "0" | "negative") => Gold::Negative,
             (LabelScheme::Binary, "neutral") => Gold::Neutral,
@@ -144,19 +143,18 @@ impl LabelScheme {
         let Some(first) = unread.first() else {
             return Ok(());
         };
-        Err(Failure::new(
-            FailureKind::Input,
-            format!(
-                "line {}: label '{}' is not one that --labels {} reads ({}); {} of {} rows have such a label",
-                first.line,
-                first.label,
-                clap::ValueEnum::to_possible_value(&self).map_or_else(String::new, |v| v.get_name().to_string()),
-                self.known(),
-                unread.len(),
-                rows.len()
-            ),
-        )
-        .into())
+        let scheme = clap::ValueEnum::to_possible_value(&self)
+            .map_or_else(String::new, |v| v.get_name().to_string());
+        let message = format!(
+            "line {}: label '{}' is not one that --labels {scheme} reads ({}); \
+             {} of {} rows have such a label",
+            first.line,
+            first.label,
+            self.known(),
+            unread.len(),
+            rows.len()
+        );
+        Err(Failure::new(FailureKind::Input, message).into())
     }
 
     /// The DUTIR class an SMP2020 label stands for (`Some(None)`: no emotion).

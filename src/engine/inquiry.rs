@@ -162,28 +162,32 @@ fn ends_sentence(c: char) -> bool {
     matches!(c, '。' | '！' | '？' | '!' | '?' | '；' | ';' | '\n')
 }
 
+/// The sections of `inquiries.txt`, in the order `Inquiries::parse` takes them.
+const SECTIONS: [&str; 9] = [
+    "[openers]",
+    "[asks]",
+    "[complaints]",
+    "[keys]",
+    "[questions]",
+    "[facts]",
+    "[topics]",
+    "[notices]",
+    "[speakers]",
+];
+
 impl Inquiries {
-    /// The sections of `inquiries.txt`: `[keys]`, `[openers]`, `[questions]`, `[facts]`,
-    /// `[topics]`, `[asks]`, `[complaints]`, `[notices]` and `[speakers]`.
+    /// The `SECTIONS` of `inquiries.txt`.
     pub(crate) fn parse(text: &str) -> Result<Inquiries> {
-        let mut sections: [Vec<&str>; 9] = Default::default();
+        let mut sections: [Vec<&str>; SECTIONS.len()] = Default::default();
         let mut section = None;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            section = match line {
-                "[openers]" => Some(0),
-                "[asks]" => Some(1),
-                "[complaints]" => Some(2),
-                "[keys]" => Some(3),
-                "[questions]" => Some(4),
-                "[facts]" => Some(5),
-                "[topics]" => Some(6),
-                "[notices]" => Some(7),
-                "[speakers]" => Some(8),
-                _ if line.starts_with('[') => {
+            section = match SECTIONS.iter().position(|s| *s == line) {
+                Some(s) => Some(s),
+                None if line.starts_with('[') => {
                     bail!("inquiries.txt line {}: unknown section {line}", i + 1)
                 }
                 _ => {
@@ -216,18 +220,17 @@ impl Inquiries {
                 bail!("inquiries.txt: the opener '{opener}' holds none of the [keys]");
             }
         }
-        let search = |words: &[&str]| automaton(words);
         Ok(Inquiries {
             keys: Literals::new(&keys),
             openers_of_key,
             openers: openers.iter().map(|o| o.to_string()).collect(),
             clause_only,
-            asks: search(&asks),
-            facts: search(&facts),
-            complaints: search(&complaints),
+            asks: automaton(&asks),
+            facts: automaton(&facts),
+            complaints: automaton(&complaints),
             topics: topics.iter().map(|t| t.to_string()).collect(),
             notices: Literals::new(&notices),
-            speakers: search(&speakers),
+            speakers: automaton(&speakers),
         })
     }
 

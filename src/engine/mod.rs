@@ -388,6 +388,13 @@ impl<'t> Hit<'t> {
                 .is_some_and(|(class, _)| (2..=5).contains(&class))
     }
 
+    /// Whether its learned emotion weights count, in training and in scoring alike: not when it
+    /// is negated ("不开心" says joy is absent, not its opposite), nor in an inquiry or a notice
+    /// ("请问隔离结束后需要做什么手续" had read as sadness).
+    fn learned_emotion(&self) -> bool {
+        !self.negated && self.plain.is_none()
+    }
+
     /// Read as a hardship got through: negated, and so of no emotion.
     fn overcome(&mut self) {
         self.modifier *= NEGATED;
@@ -808,7 +815,7 @@ impl Engine {
                 .score;
             let features = hits
                 .iter()
-                .filter(|h| !h.negated && h.plain.is_none())
+                .filter(|h| h.learned_emotion())
                 .map(|h| (h.term.to_string(), h.degree))
                 .chain(
                     normalised
@@ -864,11 +871,9 @@ impl Engine {
                 *zc += w * x;
             }
         };
-        // As for polarity, a word of an inquiry or a notice carries no learned emotion: "请问隔离
-        // 结束后需要做什么手续" had read as sadness.
         for h in hits
             .iter()
-            .filter(|h| !h.negated && h.emotion_row != NO_ROW && h.plain.is_none())
+            .filter(|h| h.learned_emotion() && h.emotion_row != NO_ROW)
         {
             add(&self.emotion_rows[h.emotion_row as usize], h.degree);
         }
