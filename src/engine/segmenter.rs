@@ -4,8 +4,9 @@
 //! in its corpus. Its prefix trie is the bulk of a cut's time (one walk per character) and of
 //! the engine's start-up (building it took 0.11 s and 40 MB). Kept: every word of frequency
 //! `min_freq` or more, every single character, and every word the curated dictionaries name,
-//! so no lexicon, rule or topic word is cut apart. A rare word left out is still found by the
-//! HMM when it is a run of characters no kept word covers.
+//! so no lexicon, rule or topic word is cut apart. A rare word left out is read by its
+//! characters (the engine cuts without the HMM): with the rare words kept (frequency 3 or more),
+//! 5-fold macro-F1 fell half a point on both shared files and the cut took a fifth longer.
 
 use anyhow::{Context, Result};
 use jieba_rs::Jieba;
