@@ -749,6 +749,9 @@ impl Engine {
         for (id, (word, info)) in ordered.iter_mut().enumerate() {
             info.id = id as u32;
             info.idf = self.idf_of_unlisted(word, info.idf);
+            if !info.is_curated() && is_numeral(word) {
+                info.function = true;
+            }
         }
         self.table = TermTable::new(ordered);
         let table = &self.table;
@@ -1887,6 +1890,18 @@ fn is_punctuation_block(c: char) -> bool {
     )
 }
 
+/// Whether a token is a number and nothing else (两百多, 十二万, 2020): it says how many, not how it
+/// went. Learned from reviews and posts, such numbers took the sentiment of what was counted there
+/// (两百多 −0.65), and "热线今天接了两百多个电话" read as a complaint.
+fn is_numeral(w: &str) -> bool {
+    let digits = w.trim_end_matches(['多', '余']);
+    w.chars().count() >= 2
+        && !digits.is_empty()
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || "零〇一二三四五六七八九十百千万亿两几半".contains(c))
+}
+
 /// Whether a token after 好 counts times or time (几次, 多天, 半天, 一阵子), so that 好 means
 /// "quite" there.
 fn counts_times(next: &str) -> bool {
@@ -2097,6 +2112,31 @@ mod tests {
 
     /// 死 after a lexicon word intensifies it (开心死了 is very happy, not sad or angry); after
     /// any other word it is a word of its own.
+    #[test]
+    fn a_number_weighs_nothing_and_a_word_with_a_digit_in_it_still_may() {
+        for w in ["两百多", "十二万", "2020", "一千二百余", "万一", "一半"] {
+            assert!(is_numeral(w), "{w}");
+        }
+        for w in [
+            "一",
+            "多",
+            "多多",
+            "一点",
+            "十分",
+            "两个",
+            "三天",
+            "一一对应",
+            "余",
+        ] {
+            assert!(!is_numeral(w), "{w}");
+        }
+        let terms = ENGINE.analyze("热线今天接了两百多个电话").terms;
+        assert!(
+            !terms.iter().any(|t| t.term.contains("两百多")),
+            "{terms:?}"
+        );
+    }
+
     #[test]
     fn a_word_in_no_dictionary_is_read_by_its_characters_and_is_no_keyword() {
         // 小霞, a name, is in no dictionary (jieba's HMM had joined it into a word).
