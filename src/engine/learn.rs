@@ -469,23 +469,31 @@ pub fn render_emotions(learned: &super::LearnedEmotions, provenance: &str) -> St
 mod tests {
     use super::*;
 
+    /// Thirty rounds of the labelled templates, `{n}` in each a numeral that varies so that the
+    /// texts differ.
+    fn thirty_times(templates: &[(&str, bool)]) -> Vec<Example> {
+        (0..30)
+            .flat_map(|i| {
+                let n = ["一", "二", "三"][i % 3];
+                templates.iter().map(move |(t, positive)| Example {
+                    text: t.replace("{n}", n),
+                    positive: *positive,
+                })
+            })
+            .collect()
+    }
+
     #[test]
     fn topical_words_learn_smaller_weights_than_words_that_judge() {
         let mut engine = Engine::embedded().unwrap();
         engine.set_learned(Default::default());
         // 领导 (a noun) and 夸奖 (a verb) each come only with praise, 同事 and 批评 with blame.
-        let mut examples = Vec::new();
-        for i in 0..30 {
-            let n = ["一", "二", "三"][i % 3];
-            for (text, positive) in [
-                (format!("第{n}次领导来了"), true),
-                (format!("第{n}次同事来了"), false),
-                (format!("第{n}次被夸奖"), true),
-                (format!("第{n}次被批评"), false),
-            ] {
-                examples.push(Example { text, positive });
-            }
-        }
+        let examples = thirty_times(&[
+            ("第{n}次领导来了", true),
+            ("第{n}次同事来了", false),
+            ("第{n}次被夸奖", true),
+            ("第{n}次被批评", false),
+        ]);
         let plain = TrainOptions {
             topical_l2: TrainOptions::default().l2,
             ..TrainOptions::default()
@@ -504,16 +512,10 @@ mod tests {
         engine.set_learned(Default::default());
         // Hotel guests hedge their praise with 遗憾 (curated −1.2): it comes only with praise
         // here, and 失望 (curated too) only with blame.
-        let mut examples = Vec::new();
-        for i in 0..30 {
-            let n = ["一", "二", "三"][i % 3];
-            for (text, positive) in [
-                (format!("第{n}次入住，唯一遗憾的是早餐"), true),
-                (format!("第{n}次入住，有点失望"), false),
-            ] {
-                examples.push(Example { text, positive });
-            }
-        }
+        let examples = thirty_times(&[
+            ("第{n}次入住，唯一遗憾的是早餐", true),
+            ("第{n}次入住，有点失望", false),
+        ]);
         let learned = train(&engine, &examples, &TrainOptions::default()).weights;
         let curated = |w: &str| engine.info(w).unwrap().curated;
         assert!(curated("遗憾") < 0.0 && curated("失望") < 0.0);

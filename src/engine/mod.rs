@@ -2110,8 +2110,6 @@ mod tests {
         }
     }
 
-    /// 死 after a lexicon word intensifies it (开心死了 is very happy, not sad or angry); after
-    /// any other word it is a word of its own.
     #[test]
     fn a_number_weighs_nothing_and_a_word_with_a_digit_in_it_still_may() {
         for w in ["两百多", "十二万", "2020", "一千二百余", "万一", "一半"] {
@@ -2159,6 +2157,8 @@ mod tests {
         }
     }
 
+    /// 死 after a lexicon word intensifies it (开心死了 is very happy, not sad or angry); after
+    /// any other word it is a word of its own.
     #[test]
     fn a_degree_complement_intensifies_the_lexicon_word_before_it() {
         for (text, polarity, host, times) in [
