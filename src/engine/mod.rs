@@ -2152,7 +2152,16 @@ mod tests {
         assert!(!keywords.iter().any(|k| k.contains('霞')), "{keywords:?}");
         assert!(keywords.iter().any(|k| k == "服务员"), "{keywords:?}");
         // Words of the domain dictionary that jieba's own lacks come out whole.
-        for word in ["微博", "微信", "号源", "菜价", "飞沫"] {
+        for word in [
+            "微博",
+            "微信",
+            "号源",
+            "菜价",
+            "飞沫",
+            "奥密克戎",
+            "健康宝",
+            "抢菜",
+        ] {
             assert_eq!(ENGINE.segment(word), [word]);
         }
     }
