@@ -1156,6 +1156,14 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
     // without official wording, and weights learned from opinion (测体温 -0.37). With 多少 a fact
     // (the demo's "心理援助热线的号码是多少？"; 5-fold SMP2020 unchanged), 19: not held out since.
     probe_by_label_reads_at_least("polarity_neutral_probe_e.csv", [10, 30, 10], [10, 19, 8]);
+    // Forty more (polarity_neutral_probe_f.csv, session 32: twenty requests and suggestions
+    // labelled neutral, "建议社区增加几个核酸采样点，方便老人就近检测"; ten requests around a
+    // complaint; ten thanks with a suggestion), written before any rule for them and scored
+    // once: 1 of 20 neutral, 9 of 10 complaints, 9 of 10 thanks. A known weak spot: reading a
+    // request from its opener (建议, 恳请) with no learned weight and no praise took 11 neutral
+    // but lost 3 complaints and 0.16 points of 5-fold macro-F1 on the epidemic Weibo posts
+    // (with 希望, 0.9 points: a wish there is hope, "希望疫情早日结束"), so it was not kept.
+    probe_by_label_reads_at_least("polarity_neutral_probe_f.csv", [10, 20, 10], [9, 1, 9]);
 }
 
 #[test]
