@@ -749,8 +749,10 @@ impl Engine {
         for (id, (word, info)) in ordered.iter_mut().enumerate() {
             info.id = id as u32;
             info.idf = self.idf_of_unlisted(word, info.idf);
+            // A number is neither sentiment nor a keyword: "两百多" led a report's keywords.
             if !info.is_curated() && is_numeral(word) {
                 info.function = true;
+                info.stop = true;
             }
         }
         self.table = TermTable::new(ordered);
@@ -1471,6 +1473,7 @@ fn keywords(
         match info {
             Some(i) if i.stop || i.role != Role::Plain => {}
             Some(i) => known.push(u64::from(i.id) << 32 | pos as u64),
+            None if is_numeral(w) => {}
             None => unknown.push((w, pos as u32)),
         }
     }
@@ -2128,11 +2131,18 @@ mod tests {
         ] {
             assert!(!is_numeral(w), "{w}");
         }
-        let terms = ENGINE.analyze("热线今天接了两百多个电话").terms;
+        let a = ENGINE.analyze("热线今天接了两百多个电话，大部分是咨询出行政策的");
         assert!(
-            !terms.iter().any(|t| t.term.contains("两百多")),
-            "{terms:?}"
+            !a.terms.iter().any(|t| t.term.contains("两百多")),
+            "{:?}",
+            a.terms
         );
+        assert!(
+            !a.keywords.iter().any(|k| k == "两百多"),
+            "{:?}",
+            a.keywords
+        );
+        assert!(a.keywords.iter().any(|k| k == "热线"), "{:?}", a.keywords);
     }
 
     #[test]
