@@ -225,20 +225,23 @@ pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Lear
             .info(t)
             .is_some_and(|i| i.role == super::Role::Negator)
     };
-    let never_positive: Vec<bool> = vocabulary
-        .iter()
-        .map(|t| is_negator(t.rsplit(' ').next().unwrap_or(t)))
-        .collect();
     // A curated word's learned weight may temper it by half at most, never turn it. Left free,
     // the words hotel guests hedge their praise with learned against their curated sense
     // (遗憾 +1.49 on −1.2 of "唯一遗憾的是…", 压抑 +1.02 on −1.5), and a hotline note's "心情压抑"
     // read as nothing.
-    let tempered: Vec<(f32, f32)> = vocabulary
+    let bounds: Vec<(f32, f32)> = vocabulary
         .iter()
-        .map(|t| match engine.info(t).map(|i| i.curated) {
-            Some(c) if !t.contains(' ') && c > 0.0 => (-c / 2.0, f32::INFINITY),
-            Some(c) if !t.contains(' ') && c < 0.0 => (f32::NEG_INFINITY, -c / 2.0),
-            _ => (f32::NEG_INFINITY, f32::INFINITY),
+        .map(|t| {
+            let upper = if is_negator(t.rsplit(' ').next().unwrap_or(t)) {
+                0.0
+            } else {
+                f32::INFINITY
+            };
+            match engine.info(t).map(|i| i.curated) {
+                Some(c) if !t.contains(' ') && c > 0.0 => (-c / 2.0, upper),
+                Some(c) if !t.contains(' ') && c < 0.0 => (f32::NEG_INFINITY, upper.min(-c / 2.0)),
+                _ => (f32::NEG_INFINITY, upper),
+            }
         })
         .collect();
     let docs: Vec<Doc> = featurised
@@ -282,10 +285,7 @@ pub fn train(engine: &Engine, examples: &[Example], opts: &TrainOptions) -> Lear
                     let grad = g * x + l2[i] * weights[i];
                     squared[i] += grad * grad;
                     weights[i] -= opts.learning_rate * grad / squared[i].sqrt();
-                    if never_positive[i] {
-                        weights[i] = weights[i].min(0.0);
-                    }
-                    weights[i] = weights[i].clamp(tempered[i].0, tempered[i].1);
+                    weights[i] = weights[i].clamp(bounds[i].0, bounds[i].1);
                 }
                 bias_squared += g * g;
                 bias -= opts.learning_rate * g / bias_squared.sqrt();
