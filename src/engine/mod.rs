@@ -1095,7 +1095,14 @@ impl Engine {
             if word == "好" && tokens.get(i + 1).is_some_and(|n| counts_times(n)) {
                 continue;
             }
-            if info.is_some_and(|i| i.function) || !is_wordy(word) {
+            // A number the table does not hold is no candidate either (those it holds say so
+            // themselves): learned again whenever it fell out of the table, it made training
+            // give other weights at each round.
+            let function = match info {
+                Some(i) => i.function,
+                None => is_numeral(word),
+            };
+            if function || !is_wordy(word) {
                 // A question particle at the end of a clause makes it a question.
                 if matches!(word, "吗" | "么")
                     && tokens.get(i + 1).is_none_or(|n| is_clause_break(n))
