@@ -1159,11 +1159,52 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
     // Forty more (polarity_neutral_probe_f.csv, session 32: twenty requests and suggestions
     // labelled neutral, "建议社区增加几个核酸采样点，方便老人就近检测"; ten requests around a
     // complaint; ten thanks with a suggestion), written before any rule for them and scored
-    // once: 1 of 20 neutral, 9 of 10 complaints, 9 of 10 thanks. A known weak spot: reading a
-    // request from its opener (建议, 恳请) with no learned weight and no praise took 11 neutral
-    // but lost 3 complaints and 0.16 points of 5-fold macro-F1 on the epidemic Weibo posts
-    // (with 希望, 0.9 points: a wish there is hope, "希望疫情早日结束"), so it was not kept.
-    probe_by_label_reads_at_least("polarity_neutral_probe_f.csv", [10, 20, 10], [9, 1, 9]);
+    // once: 1 of 20 neutral, 9 of 10 complaints, 9 of 10 thanks. Reading a request from its
+    // opener (建议, 恳请) with no learned weight and no praise took 11 neutral but lost 3
+    // complaints and 0.16 points of 5-fold macro-F1 on the epidemic Weibo posts (with 希望, 0.9
+    // points: a wish there is hope, "希望疫情早日结束"), so it was not kept (session 32). Session
+    // 33 read a request's words by their curated weights alone, from its clause, unless it
+    // complains, denies or tells of a hardship, and 希望 only with those asked after it
+    // (希望社区): 15 neutral (tuned on), and 10 complaints with a wrong forbidden read as said
+    // ("希望物业别再敷衍了").
+    probe_by_label_reads_at_least("polarity_neutral_probe_f.csv", [10, 20, 10], [9, 15, 10]);
+    // Thirty-five more (polarity_neutral_probe_g.csv, session 33: twenty requests labelled
+    // neutral, eight around a complaint, seven thanks with a suggestion), written after the
+    // request rule was tried on f and before it was scored: 19 of 20 neutral (0 before the
+    // rule), 4 of 8 complaints (5 before: "建议查一查这家药店，口罩卖到五十块一个" read by learned
+    // weights alone), 7 of 7 thanks; 5 complaints with a wrong forbidden read as said.
+    probe_by_label_reads_at_least("polarity_neutral_probe_g.csv", [7, 20, 8], [7, 19, 5]);
+}
+
+#[test]
+fn a_request_reads_by_what_it_says_and_a_wrong_forbidden_as_a_complaint() {
+    use xinqing::engine::Polarity::{Negative, Neutral, Positive};
+    for (text, want) in [
+        // Its words had read by weights learned from opinion (公布 -0.95, 检测 -0.57).
+        ("建议隔离酒店每天公布一次体温检测的时间", Neutral),
+        ("建议社区增加几个核酸采样点，方便老人就近检测", Neutral),
+        ("希望学校把网课的课表提前一周发出来", Neutral),
+        // Praise before it and a complaint in it still count.
+        ("隔离酒店的饭菜很可口，建议继续保持", Positive),
+        ("恳请领导关注一下，我们楼已经三天没有送物资了", Negative),
+        // A wrong forbidden is being done; a worry forbidden comforts.
+        ("希望物业别再敷衍了", Negative),
+        ("大家别再拖了，赶紧去打疫苗", Negative),
+        ("不要害怕，我们都在", Positive),
+    ] {
+        let a = ENGINE.analyze(text);
+        assert_eq!(a.polarity, want, "{text}: {:?}", a.terms);
+    }
+    let a = ENGINE.analyze("希望物业别再敷衍了");
+    assert!(
+        a.terms
+            .iter()
+            .any(|t| t.term == "敷衍" && t.weight < 0.0 && t.rule == "forbidden"),
+        "{:?}",
+        a.terms
+    );
+    let a = ENGINE.analyze("建议社区增加几个核酸采样点，方便老人就近检测");
+    assert!(a.terms.is_empty(), "{:?}", a.terms);
 }
 
 #[test]

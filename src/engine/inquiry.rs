@@ -24,8 +24,14 @@ pub(crate) struct Inquiries {
     complaints: aho_corasick::AhoCorasick,
     /// Words an inquiry asks about (`[topics]`), which weigh nothing in it.
     topics: Vec<String>,
-    /// Words of a notice or report (`[notices]`: 截至, 即日起, 另行通知 …).
+    /// Words of a notice or report (`[notices]`: 截至, 即日起, 另行通知 …), then the words
+    /// that open a request or suggestion (`[requests]`: 建议, 恳请, 希望能 …), searched for
+    /// together: literals from `first_request` on are requests.
     notices: Literals,
+    first_request: usize,
+    /// The words that open the requests (建议, 希望, 恳请 …: each request's first two
+    /// characters), which weigh nothing in one.
+    request_openers: Vec<String>,
     /// Words by which a sentence speaks for someone (`[speakers]`: 我, 咱), which is then no
     /// notice: "我们接到通知…" goes on to say how it was taken.
     speakers: aho_corasick::AhoCorasick,
@@ -38,6 +44,8 @@ pub(crate) enum Plain {
     Inquiry,
     /// It announces or reports.
     Notice,
+    /// It asks for something to be done or suggests it.
+    Request,
 }
 
 /// A search for a few literals that most texts do not hold, so that the search is all they
@@ -163,7 +171,7 @@ fn ends_sentence(c: char) -> bool {
 }
 
 /// The sections of `inquiries.txt`, in the order `Inquiries::parse` takes them.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "[openers]",
     "[asks]",
     "[complaints]",
@@ -173,6 +181,7 @@ const SECTIONS: [&str; 9] = [
     "[topics]",
     "[notices]",
     "[speakers]",
+    "[requests]",
 ];
 
 impl Inquiries {
@@ -202,8 +211,16 @@ impl Inquiries {
                 }
             };
         }
-        let [mut openers, asks, complaints, keys, questions, facts, topics, notices, speakers] =
+        let [mut openers, asks, complaints, keys, questions, facts, topics, mut notices, speakers, requests] =
             sections;
+        let first_request = notices.len();
+        let mut request_openers: Vec<String> = requests
+            .iter()
+            .map(|r| r.chars().take(2).collect())
+            .collect();
+        request_openers.sort_unstable();
+        request_openers.dedup();
+        notices.extend(requests);
         let mut clause_only = vec![false; openers.len()];
         clause_only.resize(openers.len() + questions.len(), true);
         openers.extend(questions);
@@ -230,6 +247,8 @@ impl Inquiries {
             complaints: automaton(&complaints),
             topics: topics.iter().map(|t| t.to_string()).collect(),
             notices: Literals::new(&notices),
+            first_request,
+            request_openers,
             speakers: automaton(&speakers),
         })
     }
@@ -293,35 +312,56 @@ impl Inquiries {
             .map(|r| (r, Plain::Inquiry))
             .collect();
         let inquiries = spans.len();
-        for notice in self.notices_in(text) {
+        for (told, kind) in self.notices_in(text) {
             if !spans[..inquiries]
                 .iter()
-                .any(|(r, _)| r.start < notice.end && notice.start < r.end)
+                .any(|(r, _)| r.start < told.end && told.start < r.end)
             {
-                spans.push((notice, Plain::Notice));
+                spans.push((told, kind));
             }
         }
         spans
     }
 
-    /// The sentences of `text` that announce or report: with a word of a notice (`[notices]`),
-    /// and without a speaker (`[speakers]`), a complaint or an exclamation mark.
-    fn notices_in(&self, text: &str) -> Vec<Range<usize>> {
-        let mut spans: Vec<Range<usize>> = Vec::new();
-        self.notices.each(text, |at, _| {
-            if spans.last().is_some_and(|s| at < s.end) {
+    /// The sentences of `text` that announce or report, with a word of a notice (`[notices]`)
+    /// and without a speaker (`[speakers]`), and those that request or suggest, with a word of
+    /// a request (`[requests]`; a speaker may make one: "我建议…"). Neither holds a complaint or
+    /// ends in an exclamation mark.
+    fn notices_in(&self, text: &str) -> Vec<(Range<usize>, Plain)> {
+        let mut spans: Vec<(Range<usize>, Plain)> = Vec::new();
+        self.notices.each(text, |at, literal| {
+            if spans.last().is_some_and(|(s, _)| at < s.end) {
                 return;
             }
-            let span = sentence_at(text, at);
+            let kind = if literal < self.first_request {
+                Plain::Notice
+            } else {
+                Plain::Request
+            };
+            let mut span = sentence_at(text, at);
+            if kind == Plain::Request {
+                // A request runs from its clause, whatever the sentence said before it ("电视机
+                // 破了点,希望可以更换"), to the end of its sentence; one put as a question
+                // ("建议直接封城?") is not meant.
+                if text[..span.end].ends_with(['？', '?']) {
+                    return;
+                }
+                span.start = start_before(text, at, ends_clause);
+            }
             let sentence = &text[span.clone()];
-            if !(sentence.ends_with(['！', '!'])
-                || self.speakers.is_match(sentence)
+            if !(text[..span.end].ends_with(['！', '!'])
+                || (kind == Plain::Notice && self.speakers.is_match(sentence))
                 || self.complaints.is_match(sentence))
             {
-                spans.push(span);
+                spans.push((span, kind));
             }
         });
         spans
+    }
+
+    /// Whether `term` is a word that opens a request (`[requests]`).
+    pub(crate) fn opens_request(&self, term: &str) -> bool {
+        self.request_openers.iter().any(|o| o == term)
     }
 
     /// Whether `term` is a word an inquiry asks about (`[topics]`).
@@ -363,6 +403,42 @@ mod tests {
 
     fn announced(text: &str) -> Vec<&str> {
         plain(text, Plain::Notice)
+    }
+
+    fn requested(text: &str) -> Vec<&str> {
+        plain(text, Plain::Request)
+    }
+
+    #[test]
+    fn a_request_runs_from_its_clause_and_a_hope_a_plea_or_a_complaint_is_none() {
+        assert_eq!(
+            requested("建议社区增加几个核酸采样点，方便老人就近检测"),
+            ["建议社区增加几个核酸采样点，方便老人就近检测"]
+        );
+        // What the sentence said before the request's clause is said.
+        assert_eq!(
+            requested("隔离酒店的饭菜很可口，我建议继续保持。谢谢"),
+            ["我建议继续保持。"]
+        );
+        assert_eq!(requested("电视机破了点,希望可以更换."), ["希望可以更换."]);
+        // A hope, a plea for help, a request put as a question or exclaimed, and one that
+        // complains are none.
+        for text in [
+            "希望疫情早点结束",
+            "希望能控制住",
+            "武汉医院请求支援",
+            "建议直接封城?",
+            "建议严查！",
+            "建议社区管管那些不戴口罩乱跑的人",
+            "希望物业别再敷衍了，为什么垃圾没人清",
+        ] {
+            assert!(requested(text).is_empty(), "{text}");
+        }
+        // Those asked must follow 希望.
+        assert_eq!(
+            requested("希望学校把网课的课表提前一周发出来"),
+            ["希望学校把网课的课表提前一周发出来"]
+        );
     }
 
     #[test]

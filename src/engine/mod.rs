@@ -332,6 +332,8 @@ pub(crate) struct Hit<'t> {
     /// A hardship after a verb of overcoming (度过了最难熬的那几天): read as negated, and
     /// explained as overcome.
     overcome: bool,
+    /// A wrong forbidden ("别再敷衍了"): read as said, not negated.
+    prohibited: bool,
     /// A negator read as a candidate of its own: it pairs with no word after it, whose
     /// negation already says what the pair would.
     negator: bool,
@@ -367,6 +369,7 @@ impl<'t> Hit<'t> {
             modifier: degree * if negated { NEGATED } else { 1.0 },
             negated,
             overcome: false,
+            prohibited: false,
             negator,
             degree,
             clause_rule: 0,
@@ -1022,6 +1025,8 @@ impl Engine {
         let mut hits: Vec<Hit<'t>> = Vec::with_capacity(tokens.len());
         let mut clause_start = 0;
         let mut negated = false;
+        // Whether the negation is a prohibition (别, 不要), which tells of what is done.
+        let mut prohibited = false;
         let mut degree = 1.0f32;
         let mut adversative_at: Option<usize> = None;
         let mut clause = 0u32;
@@ -1050,6 +1055,7 @@ impl Engine {
                 clause_start = hits.len();
                 clause += 1;
                 negated = false;
+                prohibited = false;
                 degree = 1.0;
                 overcome_left = 0;
                 continue;
@@ -1064,6 +1070,7 @@ impl Engine {
                     // negator is a candidate too, read plainly, before it turns the next word.
                     hits.push(Hit::new(word, info, clause, false, 1.0, true));
                     negated = !negated;
+                    prohibited = matches!(word, "别" | "不要" | "甭" | "勿" | "莫");
                     last_negator_token = Some(i);
                     continue;
                 }
@@ -1115,7 +1122,17 @@ impl Engine {
                 }
                 continue;
             }
-            let mut hit = Hit::new(word, info, clause, negated, degree, false);
+            // "别再敷衍了", "不要再拖了": to forbid a wrong is to complain that it is done, and
+            // the wrong keeps its weight. To forbid a worry or a fear ("别担心", "不要害怕")
+            // comforts, and is read as negated.
+            let forbidden = negated
+                && prohibited
+                && info.is_some_and(|i| {
+                    (i.curated < 0.0 || (i.curated == 0.0 && i.learned < 0.0))
+                        && !i.emotion.is_some_and(|(class, _)| matches!(class, 3 | 4))
+                });
+            let mut hit = Hit::new(word, info, clause, negated && !forbidden, degree, false);
+            hit.prohibited = forbidden;
             if overcome_left > 0 {
                 overcome_left -= 1;
                 if hit.is_hardship() && !hit.negated {
@@ -1149,6 +1166,7 @@ impl Engine {
             hits.push(hit);
             last_hit_token = Some(i);
             negated = false;
+            prohibited = false;
             degree = 1.0;
         }
         if let Some(last) = tokens.last() {
@@ -1190,26 +1208,54 @@ impl Engine {
 
     /// Marks the hits of the sentences that ask for information or announce it (`Hit::plain`).
     fn mark_inquiries(&self, normalised: &str, hits: &mut [Hit<'_>]) {
-        let spans = self.inquiries.spans(normalised);
+        let mut spans = self.inquiries.spans(normalised);
         if spans.is_empty() {
             return;
         }
         let base = normalised.as_ptr() as usize;
-        for h in hits {
-            // Every term is a slice of the normalised text.
-            let at = (h.term.as_ptr() as usize).wrapping_sub(base);
-            h.plain = spans.iter().find(|(s, _)| s.contains(&at)).map(|(_, p)| *p);
-            if h.plain == Some(inquiry::Plain::Inquiry) {
-                // What it asks about is no judgement (`[topics]`): neither polarity nor emotion.
-                if self.inquiries.is_topic(h.term) {
-                    h.curated = 0.0;
-                    h.emotion = None;
+        // Every term is a slice of the normalised text.
+        let at = |h: &Hit<'_>| (h.term.as_ptr() as usize).wrapping_sub(base);
+        // A request that tells of a hardship or denies something complains ("恳请领导关注一下，
+        // 我们楼已经三天没有送物资了"): its words keep their weights.
+        spans.retain(|(s, kind)| {
+            *kind != inquiry::Plain::Request
+                || !hits
+                    .iter()
+                    .any(|h| s.contains(&at(h)) && (h.negator || h.negated || h.is_hardship()))
+        });
+        if spans.is_empty() {
+            return;
+        }
+        for i in 0..hits.len() {
+            let at = at(&hits[i]);
+            let plain = spans.iter().find(|(s, _)| s.contains(&at)).map(|(_, p)| *p);
+            let opens_clause = i == 0 || hits[i - 1].clause != hits[i].clause;
+            let h = &mut hits[i];
+            h.plain = plain;
+            match plain {
+                Some(inquiry::Plain::Request) => {
+                    // What opens a request, and what says what it is for (方便 opening "…，
+                    // 方便老人就近检测"), is neither hope nor praise.
+                    let purpose = opens_clause && matches!(h.term, "方便" | "便于" | "以便");
+                    if purpose || self.inquiries.opens_request(h.term) {
+                        h.curated = 0.0;
+                        h.emotion = None;
+                    }
                 }
-                // An inquiry is a question even without its mark.
-                if h.sentence_rule == 0 {
-                    h.modifier *= QUESTION;
-                    h.sentence_rule = RULE_QUESTION;
+                Some(inquiry::Plain::Inquiry) => {
+                    // What it asks about is no judgement (`[topics]`): neither polarity nor
+                    // emotion.
+                    if self.inquiries.is_topic(h.term) {
+                        h.curated = 0.0;
+                        h.emotion = None;
+                    }
+                    // An inquiry is a question even without its mark.
+                    if h.sentence_rule == 0 {
+                        h.modifier *= QUESTION;
+                        h.sentence_rule = RULE_QUESTION;
+                    }
                 }
+                Some(inquiry::Plain::Notice) | None => {}
             }
         }
     }
@@ -1813,7 +1859,7 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
     // Without an intensifier the rules make one of 18 fixed strings: no allocation for the
     // terms of every text.
     let intensified = (h.degree - 1.0).abs() > f32::EPSILON;
-    if !intensified && !h.overcome && h.plain.is_none() {
+    if !intensified && !h.overcome && !h.prohibited && h.plain.is_none() {
         #[rustfmt::skip]
         const FIXED: [&str; 18] = [
             "", "question", "exclamation",
@@ -1833,6 +1879,8 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
     let mut rules = String::with_capacity(64);
     if h.overcome {
         rules.push_str("overcome");
+    } else if h.prohibited {
+        rules.push_str("forbidden");
     } else if h.negated {
         rules.push_str("negated");
     }
@@ -1848,6 +1896,8 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
         // A notice ends in no exclamation mark, but may in a question mark.
         Some(inquiry::Plain::Notice) if h.sentence_rule == 0 => "notice",
         Some(inquiry::Plain::Notice) => "notice, question",
+        Some(inquiry::Plain::Request) if h.sentence_rule == 0 => "request",
+        Some(inquiry::Plain::Request) => "request, question",
         None => SENTENCE_RULES[usize::from(h.sentence_rule)],
     };
     for part in [CLAUSE_RULES[usize::from(h.clause_rule)], sentence_rule] {
