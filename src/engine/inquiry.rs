@@ -25,7 +25,7 @@ pub(crate) struct Inquiries {
     /// Words an inquiry asks about (`[topics]`), which weigh nothing in it.
     topics: Vec<String>,
     /// Words of a notice or report (`[notices]`: 截至, 即日起, 另行通知 …), then the words
-    /// that open a request or suggestion (`[requests]`: 建议, 恳请, 希望能 …), searched for
+    /// that open a request or suggestion (`[requests]`: 建议, 能否, 希望社区 …), searched for
     /// together: literals from `first_request` on are requests.
     notices: Literals,
     first_request: usize,
@@ -341,15 +341,14 @@ impl Inquiries {
             let mut span = sentence_at(text, at);
             if kind == Plain::Request {
                 // A request runs from its clause, whatever the sentence said before it ("电视机
-                // 破了点,希望可以更换"), to the end of its sentence; one put as a question
-                // ("建议直接封城?") is not meant.
-                if text[..span.end].ends_with(['？', '?']) {
-                    return;
-                }
+                // 破了点,希望可以更换"), to the end of its sentence.
                 span.start = start_before(text, at, ends_clause);
             }
             let sentence = &text[span.clone()];
-            if !(text[..span.end].ends_with(['！', '!'])
+            // A request put as a question ("建议直接封城?") is not meant.
+            let put_as_question = kind == Plain::Request && sentence.ends_with(['？', '?']);
+            if !(put_as_question
+                || sentence.ends_with(['！', '!'])
                 || (kind == Plain::Notice && self.speakers.is_match(sentence))
                 || self.complaints.is_match(sentence))
             {

@@ -333,7 +333,7 @@ pub(crate) struct Hit<'t> {
     /// explained as overcome.
     overcome: bool,
     /// A wrong forbidden ("别再敷衍了"): read as said, not negated.
-    prohibited: bool,
+    forbidden: bool,
     /// A negator read as a candidate of its own: it pairs with no word after it, whose
     /// negation already says what the pair would.
     negator: bool,
@@ -369,7 +369,7 @@ impl<'t> Hit<'t> {
             modifier: degree * if negated { NEGATED } else { 1.0 },
             negated,
             overcome: false,
-            prohibited: false,
+            forbidden: false,
             negator,
             degree,
             clause_rule: 0,
@@ -1132,7 +1132,7 @@ impl Engine {
                         && !i.emotion.is_some_and(|(class, _)| matches!(class, 3 | 4))
                 });
             let mut hit = Hit::new(word, info, clause, negated && !forbidden, degree, false);
-            hit.prohibited = forbidden;
+            hit.forbidden = forbidden;
             if overcome_left > 0 {
                 overcome_left -= 1;
                 if hit.is_hardship() && !hit.negated {
@@ -1859,7 +1859,7 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
     // Without an intensifier the rules make one of 18 fixed strings: no allocation for the
     // terms of every text.
     let intensified = (h.degree - 1.0).abs() > f32::EPSILON;
-    if !intensified && !h.overcome && !h.prohibited && h.plain.is_none() {
+    if !intensified && !h.overcome && !h.forbidden && h.plain.is_none() {
         #[rustfmt::skip]
         const FIXED: [&str; 18] = [
             "", "question", "exclamation",
@@ -1879,7 +1879,7 @@ fn describe(h: &Hit<'_>) -> std::borrow::Cow<'static, str> {
     let mut rules = String::with_capacity(64);
     if h.overcome {
         rules.push_str("overcome");
-    } else if h.prohibited {
+    } else if h.forbidden {
         rules.push_str("forbidden");
     } else if h.negated {
         rules.push_str("negated");
