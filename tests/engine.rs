@@ -49,6 +49,14 @@ fn assert_risks(cases: &[(&str, Risk)]) {
     }
 }
 
+/// Each text is read at the polarity given.
+fn assert_polarities(cases: &[(&str, xinqing::engine::Polarity)]) {
+    for &(text, want) in cases {
+        let a = ENGINE.analyze(text);
+        assert_eq!(a.polarity, want, "{text}: {:?}", a.terms);
+    }
+}
+
 /// Every text is read at the one risk given.
 fn assert_all_read_as(risk: Risk, texts: &[&str]) {
     for &text in texts {
@@ -1064,7 +1072,7 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
     // The epidemic Weibo posts polarity was learned from ask mostly in worry or anger, so a plain
     // inquiry to a feedback channel read as a complaint (请问 -1.06 learned). In a sentence that
     // asks for information (inquiries.txt), words weigh their curated weight only.
-    for (text, want) in [
+    assert_polarities(&[
         ("请问隔离结束后需要做什么手续", Neutral),
         ("你好，想问一下单位复工需要准备什么证明", Neutral),
         ("请问从中风险地区回来的人要隔离多久", Neutral),
@@ -1078,17 +1086,14 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
             Negative,
         ),
         ("请问怎么给社区的志愿者写感谢信，他们帮了我们太多", Positive),
-    ] {
-        let a = ENGINE.analyze(text);
-        assert_eq!(a.polarity, want, "{text}: {:?}", a.terms);
-    }
+    ]);
     // The rule shows in the explanation.
     let terms = ENGINE.analyze("请问怎么给社区的志愿者写感谢信").terms;
     assert!(terms.iter().all(|t| t.rule == "inquiry"), "{terms:?}");
     // Session 31: a question without an opener asks too when its own clause asks for a fact
     // (whether one may or must, when, where, how long, who); what an inquiry asks about
     // (出院, 解封, 垃圾) weighs nothing in it; and official wording announces.
-    for (text, want) in [
+    assert_polarities(&[
         ("密接的家属需要隔离吗？", Neutral),
         ("隔离酒店的费用是自己出还是政府出？", Neutral),
         ("请问小区解封以后快递可以送到家门口吗", Neutral),
@@ -1100,10 +1105,7 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
         ("隔离点连热水都没有，这就是你们说的保障吗？", Negative),
         ("居委会发的通知前后矛盾，大家都不知道该怎么办", Negative),
         ("妈妈今天出院了", Positive),
-    ] {
-        let a = ENGINE.analyze(text);
-        assert_eq!(a.polarity, want, "{text}: {:?}", a.terms);
-    }
+    ]);
     let terms = ENGINE
         .analyze("截至昨日24时，本市累计报告确诊病例36例。")
         .terms;
@@ -1179,7 +1181,7 @@ fn an_inquiry_reads_neutral_and_a_complaint_put_as_a_question_does_not() {
 #[test]
 fn a_request_reads_by_what_it_says_and_a_wrong_forbidden_as_a_complaint() {
     use xinqing::engine::Polarity::{Negative, Neutral, Positive};
-    for (text, want) in [
+    assert_polarities(&[
         // Its words had read by weights learned from opinion (公布 -0.95, 检测 -0.57).
         ("建议隔离酒店每天公布一次体温检测的时间", Neutral),
         ("建议社区增加几个核酸采样点，方便老人就近检测", Neutral),
@@ -1191,10 +1193,7 @@ fn a_request_reads_by_what_it_says_and_a_wrong_forbidden_as_a_complaint() {
         ("希望物业别再敷衍了", Negative),
         ("大家别再拖了，赶紧去打疫苗", Negative),
         ("不要害怕，我们都在", Positive),
-    ] {
-        let a = ENGINE.analyze(text);
-        assert_eq!(a.polarity, want, "{text}: {:?}", a.terms);
-    }
+    ]);
     let a = ENGINE.analyze("希望物业别再敷衍了");
     assert!(
         a.terms
@@ -1214,7 +1213,7 @@ fn a_hotline_note_reads_by_what_the_caller_felt_and_a_record_of_service_as_neutr
     // weights (者 −0.74), so service records read as complaints and a caller who felt better
     // as one who did not. The frame is now a function word, and a record of the service given
     // (告知, 解答, 已转, 已登记) is read like a notice.
-    for (text, want) in [
+    assert_polarities(&[
         ("来电者咨询核酸检测点位置，已告知。", Neutral),
         ("来电者询问低保补助的申领流程，已转民政部门。", Neutral),
         (
@@ -1230,10 +1229,7 @@ fn a_hotline_note_reads_by_what_the_caller_felt_and_a_record_of_service_as_neutr
             "来电者咨询社区核酸采样的时间安排，建议关注社区公告。",
             Neutral,
         ),
-    ] {
-        let a = ENGINE.analyze(text);
-        assert_eq!(a.polarity, want, "{text}: {:?}", a.terms);
-    }
+    ]);
     // Fifty hotline notes (tests/data/polarity_hotline_probe.csv, session 31: twenty records of
     // service labelled neutral, twenty of distress, ten of a caller doing better), written
     // before the change: 1 of 20 neutral, 20 of 20 negative, 6 of 10 positive. After it (tuned
@@ -1274,7 +1270,7 @@ fn a_hedged_complaint_is_a_complaint() {
     // pair "位置 不太" +0.97, and every one of these read as praise (session 29). A negator's own
     // weight is now never positive, and a pair reads past the negator to the word it turns.
     use xinqing::engine::Polarity::{Negative, Positive};
-    for (text, want) in [
+    assert_polarities(&[
         ("房间不太干净", Negative),
         ("服务不太好", Negative),
         ("早餐不太好吃", Negative),
@@ -1288,9 +1284,7 @@ fn a_hedged_complaint_is_a_complaint() {
         ("不算太好", Negative),
         ("隔离酒店的条件不算差", Positive),
         ("服务一般般，态度还可以", Negative),
-    ] {
-        assert_eq!(ENGINE.analyze(text).polarity, want, "{text}");
-    }
+    ]);
     // The pair is named by the word the negator turns, with the negation.
     let terms = ENGINE.analyze("服务不太好").terms;
     assert!(!terms.iter().any(|t| t.term == "服务 不太"), "{terms:?}");
@@ -1305,9 +1299,8 @@ fn a_hedged_complaint_is_a_complaint() {
 fn a_quality_word_reads_by_the_attribute_it_describes() {
     // 高 is praise of efficiency and a complaint of a price; 少 of a portion is a complaint. Read
     // alone, their learned weights (from hotel reviews and Weibo) made "办事效率太低" praise.
-    let polarity = |text: &str| ENGINE.analyze(text).polarity;
     use xinqing::engine::Polarity::{Negative, Positive};
-    for (text, want) in [
+    assert_polarities(&[
         ("办事效率太低", Negative),
         ("办事效率很高", Positive),
         ("办事效率不高", Negative),
@@ -1318,9 +1311,7 @@ fn a_quality_word_reads_by_the_attribute_it_describes() {
         ("排队时间太长了", Negative),
         ("隔离酒店的饭菜分量很足", Positive),
         ("方舱的厕所数量太少", Negative),
-    ] {
-        assert_eq!(polarity(text), want, "{text}");
-    }
+    ]);
     // The pair is named in the explanation, with the degree and negation of its quality word.
     let terms = ENGINE.analyze("办事效率不高").terms;
     let pair = terms
