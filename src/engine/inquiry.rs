@@ -304,7 +304,8 @@ impl Inquiries {
         spans
     }
 
-    /// The plain spans of `text`: its inquiries (`inquiries`) and its notices (`notices_in`).
+    /// The plain spans of `text`: its inquiries (`inquiries`), then its notices and requests
+    /// (`notices_and_requests_in`) where no inquiry is.
     pub(crate) fn spans(&self, text: &str) -> Vec<(Range<usize>, Plain)> {
         let mut spans: Vec<(Range<usize>, Plain)> = self
             .inquiries(text)
@@ -312,7 +313,7 @@ impl Inquiries {
             .map(|r| (r, Plain::Inquiry))
             .collect();
         let inquiries = spans.len();
-        for (told, kind) in self.notices_in(text) {
+        for (told, kind) in self.notices_and_requests_in(text) {
             if !spans[..inquiries]
                 .iter()
                 .any(|(r, _)| r.start < told.end && told.start < r.end)
@@ -327,7 +328,7 @@ impl Inquiries {
     /// and without a speaker (`[speakers]`), and those that request or suggest, with a word of
     /// a request (`[requests]`; a speaker may make one: "我建议…"). Neither holds a complaint or
     /// ends in an exclamation mark.
-    fn notices_in(&self, text: &str) -> Vec<(Range<usize>, Plain)> {
+    fn notices_and_requests_in(&self, text: &str) -> Vec<(Range<usize>, Plain)> {
         let mut spans: Vec<(Range<usize>, Plain)> = Vec::new();
         self.notices.each(text, |at, literal| {
             if spans.last().is_some_and(|(s, _)| at < s.end) {
